@@ -1,0 +1,75 @@
+"""Background workers that `apiary serve` runs inside the web process (the embedded default)
+and `apiary worker` runs on their own (scale-out). Each later domain adds its worker here."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class RunningWorker:
+    name: str
+    thread: threading.Thread
+    stop: Callable[[], None]
+
+
+def _task_worker() -> tuple[Callable[[], None], Callable[[], None]]:
+    from django_tasks_db.management.commands.db_worker import Worker
+
+    worker = Worker(
+        queue_names=["*"],
+        interval=1.0,
+        batch=False,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id="inprocess",
+        excluded_queue_names=[],
+    )
+
+    def stop() -> None:
+        worker.running = False
+
+    return worker.run, stop
+
+
+# name -> factory returning (run, stop). run() blocks until stop() is called.
+WORKER_FACTORIES: dict[str, Callable[[], tuple[Callable[[], None], Callable[[], None]]]] = {
+    "tasks": _task_worker,
+}
+
+
+def start_in_process(names: list[str] | None = None) -> list[RunningWorker]:
+    running = []
+    for name, factory in WORKER_FACTORIES.items():
+        if names is not None and name not in names:
+            continue
+        run, stop = factory()
+
+        def target(run=run, name=name) -> None:
+            try:
+                run()
+            except Exception:
+                logger.exception("In-process worker %s stopped with an error", name)
+            finally:
+                from django.db import connection
+
+                connection.close()
+
+        thread = threading.Thread(target=target, name=f"apiary-{name}", daemon=True)
+        thread.start()
+        running.append(RunningWorker(name=name, thread=thread, stop=stop))
+        logger.info("Started in-process worker: %s", name)
+    return running
+
+
+def stop_all(running: list[RunningWorker], timeout: float = 5.0) -> None:
+    for worker in running:
+        worker.stop()
+    for worker in running:
+        worker.thread.join(timeout)

@@ -1,0 +1,44 @@
+"""The demo data generator: deterministic for a seed, idempotent when run again.
+
+Each domain adds one module under ``apiary/demo/steps/`` and lists its step in ``STEPS``; a step
+takes the shared :class:`DemoContext` and returns a one-line summary for the report.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.db import transaction
+
+from apiary.demo.steps import accounts as accounts_step
+
+DEMO_PASSWORD = "apiary-demo-2026"  # noqa: S105  (printed on purpose: demo data only)
+ADMIN_EMAIL = "admin@apiary.local"
+
+
+@dataclass
+class DemoContext:
+    seed: int
+    rng: random.Random
+    password: str = DEMO_PASSWORD
+    data: dict = field(default_factory=dict)
+
+
+STEPS: list[tuple[str, Callable[[DemoContext], str]]] = [
+    ("accounts", accounts_step.run),
+]
+
+
+def generate(*, seed: int = 2026, progress: Callable[[str], None] | None = None) -> list[str]:
+    ctx = DemoContext(seed=seed, rng=random.Random(seed))
+    report = []
+    for name, step in STEPS:
+        with transaction.atomic():
+            summary = step(ctx)
+        line = f"{name}: {summary}"
+        report.append(line)
+        if progress:
+            progress(line)
+    return report

@@ -1,0 +1,22 @@
+from django.contrib import admin
+from django.urls import include, path
+from ninja.openapi.views import openapi_json, openapi_view
+
+from apiary.api import api
+from apiary.web import views as web_views
+
+handler403 = "apiary.web.views.error_403"
+handler404 = "apiary.web.views.error_404"
+handler500 = "apiary.web.views.error_500"
+
+urlpatterns = [
+    path("healthz", web_views.healthz, name="healthz"),
+    path("readyz", web_views.readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+    # The spec and its browsable docs live at stable, unversioned addresses.
+    path("api/openapi.json", openapi_json, {"api": api}, name="openapi"),
+    path("api/docs", openapi_view, {"api": api}, name="api-docs"),
+    path("api/v1/", api.urls),
+    path("accounts/", include("apiary.accounts.urls")),
+    path("", include("apiary.web.urls")),
+]
