@@ -4,7 +4,7 @@ from datetime import datetime
 
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 from ninja.pagination import paginate
 from pydantic import ConfigDict
 
@@ -101,7 +101,7 @@ def register(request, payload: RegisterIn):
         display_name=payload.display_name,
         language=payload.language,
     )
-    return 201, user
+    return Status(201, user)
 
 
 @router.post(
@@ -119,7 +119,7 @@ def login_for_token(request, payload: LoginIn):
     if user is None:
         raise ApiError(401, "invalid_credentials", _("The e-mail or password is not correct."))
     token, raw = services.api_token_create(user=user, name=payload.token_name)
-    return 201, {**TokenOut.from_orm(token).dict(), "token": raw}
+    return Status(201, {**TokenOut.from_orm(token).dict(), "token": raw})
 
 
 @router.get("/me", response=MeOut)
@@ -150,7 +150,7 @@ def token_create(request, payload: TokenIn):
     token, raw = services.api_token_create(
         user=user, name=payload.name, expires_at=payload.expires_at
     )
-    return 201, {**TokenOut.from_orm(token).dict(), "token": raw}
+    return Status(201, {**TokenOut.from_orm(token).dict(), "token": raw})
 
 
 @router.delete("/tokens/{token_id}", response={204: None})
@@ -158,7 +158,7 @@ def token_revoke(request, token_id: int):
     user = api_require(request, Perm.API_TOKENS)
     token = get_object_or_404(ApiToken, pk=token_id, user=user)
     services.api_token_revoke(token=token)
-    return 204, None
+    return Status(204, None)
 
 
 @router.get("/users", response=list[UserOut])
@@ -177,7 +177,7 @@ def user_create(request, payload: StaffUserIn):
         role=payload.role,
         display_name=payload.display_name,
     )
-    return 201, user
+    return Status(201, user)
 
 
 @router.patch("/users/{user_id}", response=UserOut)

@@ -1,0 +1,89 @@
+"""Fixtures shared by every app's tests. Real database (SQLite or PostgreSQL, by DATABASE_URL)."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from django.test import Client
+
+from apiary.accounts import services
+from apiary.accounts.models import Role
+
+PASSWORD = "correct-horse-battery-9"
+_seq = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def _english_by_default(settings):
+    # Tests assert English messages unless they ask for another language explicitly.
+    settings.LANGUAGE_CODE = "en"
+
+
+@pytest.fixture
+def make_user(db):
+    def make(role: str = Role.MEMBER, email: str | None = None, **extra):
+        email = email or f"user{next(_seq)}@example.com"
+        if role == Role.MEMBER:
+            return services.member_register(email=email, password=PASSWORD, **extra)
+        return services.staff_user_create(email=email, password=PASSWORD, role=role, **extra)
+
+    return make
+
+
+@pytest.fixture
+def admin_user(make_user):
+    return make_user(Role.ADMIN, email="admin@example.com", display_name="Ada Admin")
+
+
+@pytest.fixture
+def member(make_user):
+    return make_user(Role.MEMBER, email="member@example.com", display_name="Mia Member")
+
+
+@pytest.fixture
+def token_for(db):
+    def make(user) -> str:
+        _token, raw = services.api_token_create(user=user, name="test")
+        return raw
+
+    return make
+
+
+@pytest.fixture
+def api(token_for):
+    """A JSON client: ``api(user).get(path)``; with no user it is anonymous."""
+
+    class JsonClient:
+        def __init__(self, user=None, language: str | None = None):
+            headers = {}
+            if user is not None:
+                headers["Authorization"] = f"Bearer {token_for(user)}"
+            if language:
+                headers["Accept-Language"] = language
+            self.client = Client(headers=headers)
+
+        def _send(self, method, path, data=None, raw=None, **kw):
+            body = (
+                raw
+                if raw is not None
+                else (None if data is None else __import__("json").dumps(data))
+            )
+            fn = getattr(self.client, method)
+            if body is None:
+                return fn(path, **kw)
+            return fn(path, data=body, content_type="application/json", **kw)
+
+        def get(self, path, **kw):
+            return self.client.get(path, **kw)
+
+        def post(self, path, data=None, **kw):
+            return self._send("post", path, data, **kw)
+
+        def patch(self, path, data=None, **kw):
+            return self._send("patch", path, data, **kw)
+
+        def delete(self, path, **kw):
+            return self.client.delete(path, **kw)
+
+    return JsonClient
