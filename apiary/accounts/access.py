@@ -92,9 +92,11 @@ def permission_required(perm: Perm) -> Callable:
 
 def api_require(request: HttpRequest, perm: Perm) -> User:
     """API check: returns the authenticated user or raises a 403 JSON error."""
+    from django.utils.translation import gettext as _
+
     from apiary.core.errors import ApiError
 
     user = getattr(request, "auth", None) or request.user
     if not user_has_permission(user, perm):
-        raise ApiError(403, "permission_denied", "You do not have permission to do this.")
+        raise ApiError(403, "permission_denied", _("You do not have permission to do this."))
     return user

@@ -52,8 +52,8 @@ def test_wrong_password_shows_the_error_and_language_switch_works(page_factory, 
     # then
     assert "not correct" in page.locator(".form-error").inner_text()
     # when: switching to Spanish with the selector
-    page.select_option("#language-select", "es")
-    page.wait_for_load_state("load")
+    with page.expect_navigation():
+        page.select_option("#language-select", "es")
     assert page.locator("html").get_attribute("lang") == "es"
     page.fill("input[name=email]", "agent@example.com")
     page.fill("input[name=password]", PASSWORD)
@@ -61,6 +61,9 @@ def test_wrong_password_shows_the_error_and_language_switch_works(page_factory, 
     page.wait_for_url("**/dashboard/")
     # then: a care agent sees the inbox card and no admin links, in Spanish
     nav = page.locator("nav.mainnav").inner_text()
-    assert "Bandeja de entrada" in nav
+    assert "Panel" in nav
     assert "Admin" not in nav
+    cards = page.locator("#dashboard-cards h2").all_inner_texts()
+    assert "Bandeja de entrada" in cards
+    assert "Salud de la comunidad" not in cards  # analytics is not a care agent's
     screenshot(page, "dashboard-es-agent")
