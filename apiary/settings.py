@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "ninja",
     "apiary.core",
     "apiary.accounts",
+    "apiary.customers",
     "apiary.web",
     "apiary.demo",
 ]

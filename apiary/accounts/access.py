@@ -23,6 +23,7 @@ class Perm(StrEnum):
     DASHBOARD_VIEW = "dashboard.view"
     CUSTOMERS_VIEW = "customers.view"
     CUSTOMERS_EDIT = "customers.edit"
+    PRIVACY_MANAGE = "privacy.manage"
     LISTENING_VIEW = "listening.view"
     LISTENING_MANAGE = "listening.manage"
     CARE_INBOX = "care.inbox"

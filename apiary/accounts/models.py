@@ -125,3 +125,22 @@ class LoginFailure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email} from {self.ip} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class AuditEntry(models.Model):
+    """Who viewed or changed personal data, and when (privacy accountability)."""
+
+    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL)
+    action = models.CharField(max_length=40, db_index=True)
+    target_type = models.CharField(max_length=40)
+    target_id = models.CharField(max_length=64, db_index=True)
+    summary = models.CharField(max_length=300, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["target_type", "target_id", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.target_type}:{self.target_id} by {self.actor_id}"

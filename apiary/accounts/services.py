@@ -215,3 +215,25 @@ def user_active_set(*, user: User, is_active: bool, actor: User) -> User:
             revoked_at=timezone.now()
         )
     return user
+
+
+def audit_record(
+    *,
+    actor: User | None,
+    action: str,
+    target_type: str,
+    target_id: object,
+    summary: str = "",
+    data: dict | None = None,
+):
+    """Append one entry to the audit log (who viewed or changed personal data)."""
+    from apiary.accounts.models import AuditEntry
+
+    return AuditEntry.objects.create(
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        action=action,
+        target_type=target_type,
+        target_id=str(target_id),
+        summary=summary[:300],
+        data=data or {},
+    )
