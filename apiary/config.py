@@ -16,11 +16,11 @@ import dj_database_url
 BASE_DIR = Path(__file__).resolve().parent.parent
 # The development secret is public (it is in this file), so production must replace it.
 DEV_SECRET_KEY = "apiary-insecure-development-key-change-me"  # noqa: S105
-DEFAULT_DATABASE_URL = f"sqlite:///{BASE_DIR / 'var' / 'apiary.sqlite3'}"
+DEV_WEBHOOK_SECRET = "apiary-dev-webhook-secret"  # noqa: S105  (development only)
 STREAM_SCHEMES = {"memory", "nats"}
 
 _TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
+_FALSE = {"0", "false", "no", "off"}
 
 
 @dataclass
@@ -31,6 +31,10 @@ class Config:
     database_url: str
     stream_url: str
     max_body_bytes: int
+    data_dir: Path
+    orders_webhook_secret: str
+    trust_x_forwarded: bool
+    email: dict
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -41,7 +45,7 @@ class Config:
 
 def _bool(env: dict[str, str], name: str, default: bool, errors: list[str]) -> bool:
     raw = env.get(name)
-    if raw is None:
+    if raw is None or not raw.strip():
         return default
     value = raw.strip().lower()
     if value in _TRUE:
@@ -103,7 +107,10 @@ def load(env: dict[str, str] | None = None) -> Config:
                 "this server answers to, comma-separated (e.g. crm.example.com)."
             )
 
-    database_url = env.get("DATABASE_URL", "") or DEFAULT_DATABASE_URL
+    default_db = (
+        f"sqlite:///{Path(env.get('APIARY_DATA_DIR') or BASE_DIR / 'var') / 'apiary.sqlite3'}"
+    )
+    database_url = env.get("DATABASE_URL", "") or default_db
     try:
         parsed = dj_database_url.parse(database_url)
         engine = parsed.get("ENGINE", "")
@@ -117,7 +124,7 @@ def load(env: dict[str, str] | None = None) -> Config:
             )
     except (ValueError, KeyError) as exc:
         errors.append(f"DATABASE_URL={database_url!r} cannot be read: {exc}.")
-        database_url = DEFAULT_DATABASE_URL
+        database_url = default_db
 
     stream_url = env.get("APIARY_STREAM_URL", "") or "memory://"
     scheme = urlparse(stream_url).scheme
@@ -129,6 +136,27 @@ def load(env: dict[str, str] | None = None) -> Config:
         stream_url = "memory://"
 
     max_body_bytes = _int(env, "APIARY_MAX_BODY_BYTES", 10 * 1024 * 1024, errors)
+    data_dir = Path(env.get("APIARY_DATA_DIR") or BASE_DIR / "var").resolve()
+
+    webhook_secret = env.get("APIARY_ORDERS_WEBHOOK_SECRET", "")
+    if not webhook_secret:
+        if debug:
+            webhook_secret = DEV_WEBHOOK_SECRET
+        else:
+            warnings.append(
+                "APIARY_ORDERS_WEBHOOK_SECRET is not set: the orders webhook refuses every call."
+            )
+    trust_x_forwarded = _bool(env, "APIARY_TRUST_X_FORWARDED", False, errors)
+    email = {
+        "host": env.get("APIARY_EMAIL_HOST", ""),
+        "port": _int(env, "APIARY_EMAIL_PORT", 587, errors),
+        "user": env.get("APIARY_EMAIL_USER", ""),
+        "password": env.get("APIARY_EMAIL_PASSWORD", ""),
+        "use_tls": _bool(env, "APIARY_EMAIL_USE_TLS", True, errors),
+        "from": env.get("APIARY_EMAIL_FROM", "") or "Apiary <no-reply@apiary.local>",
+    }
+    if not debug and not email["host"]:
+        warnings.append("APIARY_EMAIL_HOST is not set: e-mail goes to localhost:25.")
 
     return Config(
         debug=debug,
@@ -137,6 +165,10 @@ def load(env: dict[str, str] | None = None) -> Config:
         database_url=database_url,
         stream_url=stream_url,
         max_body_bytes=max_body_bytes,
+        data_dir=data_dir,
+        orders_webhook_secret=webhook_secret,
+        trust_x_forwarded=trust_x_forwarded,
+        email=email,
         errors=errors,
         warnings=warnings,
     )

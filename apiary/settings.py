@@ -17,7 +17,7 @@ if CONFIG.errors:
     raise ImproperlyConfigured("Apiary is misconfigured:\n- " + "\n- ".join(CONFIG.errors))
 
 BASE_DIR = _config.BASE_DIR
-VAR_DIR = BASE_DIR / "var"
+VAR_DIR = CONFIG.data_dir
 DEBUG = CONFIG.debug
 SECRET_KEY = CONFIG.secret_key
 ALLOWED_HOSTS = CONFIG.allowed_hosts
@@ -132,7 +132,10 @@ SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Only behind a proxy that sets these headers itself; otherwise clients could spoof them.
+APIARY_TRUST_X_FORWARDED = CONFIG.trust_x_forwarded
+if APIARY_TRUST_X_FORWARDED:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # --- Request limits ---------------------------------------------------------------------------
 APIARY_MAX_BODY_BYTES = CONFIG.max_body_bytes
@@ -170,7 +173,17 @@ EMAIL_BACKEND = (
     if DEBUG
     else "django.core.mail.backends.smtp.EmailBackend"
 )
-DEFAULT_FROM_EMAIL = "Apiary <no-reply@apiary.local>"
+DEFAULT_FROM_EMAIL = CONFIG.email["from"]
+EMAIL_HOST = CONFIG.email["host"] or "localhost"
+EMAIL_PORT = CONFIG.email["port"]
+EMAIL_HOST_USER = CONFIG.email["user"]
+EMAIL_HOST_PASSWORD = CONFIG.email["password"]
+EMAIL_USE_TLS = CONFIG.email["use_tls"] and bool(CONFIG.email["host"])
+
+# --- Customers -------------------------------------------------------------------------------
+APIARY_ORDERS_WEBHOOK_SECRET = CONFIG.orders_webhook_secret
+APIARY_WEBHOOK_TOLERANCE_SECONDS = 300
+APIARY_UPLOAD_DIR = VAR_DIR / "uploads"
 
 # --- Background tasks -------------------------------------------------------------------------
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}

@@ -144,3 +144,17 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.target_type}:{self.target_id} by {self.actor_id}"
+
+
+class RateEvent(models.Model):
+    """One counted hit for a rate limit bucket (core.ratelimit); shared by every process."""
+
+    bucket = models.CharField(max_length=40)
+    key = models.CharField(max_length=200)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["bucket", "key", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.bucket}:{self.key}"

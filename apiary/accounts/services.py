@@ -125,7 +125,16 @@ def user_preferences_set(*, user: User, language: str | None = None, time_zone: 
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    # REMOTE_ADDR only: X-Forwarded-For is client-controlled unless a trusted proxy rewrites it.
+    """The client's address. X-Forwarded-For is client-controlled, so it is used only when the
+    operator says a proxy in front sets it (APIARY_TRUST_X_FORWARDED); then its last hop is the
+    address the proxy saw."""
+    from django.conf import settings
+
+    if settings.APIARY_TRUST_X_FORWARDED:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        hops = [h.strip() for h in forwarded.split(",") if h.strip()]
+        if hops:
+            return hops[-1]
     return request.META.get("REMOTE_ADDR") or None
 
 
