@@ -37,13 +37,13 @@ browser-deps:
 
 ## make test: the whole suite on SQLite, then on PostgreSQL (test database created and dropped)
 test: $(STAMP) browser-deps
-	BIN=$(BIN) PG_URL=$(PG_URL) scripts/test.sh $(PYTEST_ARGS)
+	BIN=$(BIN) PG_URL=$(PG_URL) APIARY_CHROMIUM=$(CHROMIUM) scripts/test.sh $(PYTEST_ARGS)
 
 test-sqlite: $(STAMP) browser-deps
-	DATABASE_URL= $(BIN)/pytest $(PYTEST_ARGS)
+	DATABASE_URL= APIARY_CHROMIUM=$(CHROMIUM) $(BIN)/pytest $(PYTEST_ARGS)
 
 test-postgres: $(STAMP) browser-deps
-	DATABASE_URL=$(PG_URL) $(BIN)/pytest $(PYTEST_ARGS)
+	DATABASE_URL=$(PG_URL) APIARY_CHROMIUM=$(CHROMIUM) $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -131,6 +131,13 @@ def install_handlers(api: NinjaAPI) -> None:
             if reason:
                 detail = f"{detail} ({reason})"
             return respond(request, 400, "malformed_body", detail)
+        if exc.status_code == 403 and "CSRF" in str(exc):
+            return respond(
+                request,
+                403,
+                "csrf_failed",
+                _("CSRF check failed: send the X-CSRFToken header with session authentication."),
+            )
         codes = {401: "not_authenticated", 403: "permission_denied", 404: "not_found"}
         code = codes.get(exc.status_code, "http_error" if exc.status_code < 500 else "error")
         return respond(request, exc.status_code, code, str(exc))

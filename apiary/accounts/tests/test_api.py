@@ -224,3 +224,24 @@ def test_openapi_and_docs_are_served(client):
     assert docs.status_code == 200
     assert b"swagger" in docs.content.lower()
     assert b"cdn" not in docs.content.lower()
+
+
+def test_wrong_method_is_a_json_405(api, member):
+    res = api(member).post("/api/v1/me", {})
+    assert res.status_code == 405
+    assert res.json()["code"] == "method_not_allowed"
+
+
+def test_unknown_api_path_is_json_even_in_debug(api, settings):
+    settings.DEBUG = True
+    res = api().get("/api/v1/definitely/not/here")
+    assert res.status_code == 404
+    assert res.json()["code"] == "not_found"
+
+
+def test_csrf_failure_on_the_api_says_so(member):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(member)
+    res = client.patch("/api/v1/me", data='{"display_name": "X"}', content_type="application/json")
+    assert res.status_code == 403
+    assert res.json()["code"] == "csrf_failed"
