@@ -33,6 +33,18 @@ class TimelineEvent:
     ref: str = ""  # a stable id of the source record, e.g. "order:123"
     data: dict = field(default_factory=dict)
 
+    def as_dict(self) -> dict:
+        """The event as the API and the privacy export show it (lazy strings made plain)."""
+        return {
+            "kind": self.kind,
+            "at": self.at,
+            "title": str(self.title),
+            "body": str(self.body),
+            "url": self.url,
+            "ref": self.ref,
+            "data": self.data,
+        }
+
 
 Provider = Callable[..., Iterable[TimelineEvent]]
 
