@@ -23,3 +23,5 @@ api = NinjaAPI(
 install_handlers(api)
 
 api.add_router("/", "apiary.accounts.api.router")
+api.add_router("/", "apiary.customers.api.router")
+api.add_router("/orders", "apiary.customers.api_orders.router")
