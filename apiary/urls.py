@@ -3,6 +3,7 @@ from django.urls import include, path
 from ninja.openapi.views import openapi_json, openapi_view
 
 from apiary.api import api
+from apiary.customers import views_connect
 from apiary.web import views as web_views
 
 handler403 = "apiary.web.views.error_403"
@@ -18,5 +19,9 @@ urlpatterns = [
     path("api/docs", openapi_view, {"api": api}, name="api-docs"),
     path("api/v1/", api.urls),
     path("accounts/", include("apiary.accounts.urls")),
+    path("customers/", include("apiary.customers.urls")),
+    # The public, embeddable touchpoint where customers link their social accounts.
+    path("connect/", views_connect.connect_view, name="connect"),
+    path("connect/row/", views_connect.connect_row_view, name="connect_row"),
     path("", include("apiary.web.urls")),
 ]

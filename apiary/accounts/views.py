@@ -103,15 +103,23 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def profile_view(request: HttpRequest) -> HttpResponse:
-    return render(
-        request,
-        "accounts/profile.html",
-        {
-            "tokens": selectors.api_token_list(user=request.user),
-            "token_form": TokenForm(),
-            "new_token": request.session.pop("new_api_token", None),
-        },
-    )
+    return profile_render(request)
+
+
+def profile_render(request: HttpRequest, *, social_form=None, status: int = 200) -> HttpResponse:
+    """The profile page; the customers touchpoint re-renders it with its form's errors."""
+    context = {
+        "tokens": selectors.api_token_list(user=request.user),
+        "token_form": TokenForm(),
+        "new_token": request.session.pop("new_api_token", None),
+    }
+    if not request.user.is_staff_member:
+        # Members link their own social accounts here (the community-profile touchpoint).
+        from apiary.customers.views_connect import member_social_context
+
+        context.update(member_social_context(request.user, form=social_form))
+        context["show_social"] = True
+    return render(request, "accounts/profile.html", context, status=status)
 
 
 @permission_required(Perm.API_TOKENS)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 
 from apiary.demo.steps import accounts as accounts_step
+from apiary.demo.steps import customers as customers_step
 
 DEMO_PASSWORD = "apiary-demo-2026"  # noqa: S105  (printed on purpose: demo data only)
 ADMIN_EMAIL = "admin@apiary.local"
@@ -28,6 +29,7 @@ class DemoContext:
 
 STEPS: list[tuple[str, Callable[[DemoContext], str]]] = [
     ("accounts", accounts_step.run),
+    ("customers", customers_step.run),
 ]
 
 
