@@ -520,3 +520,27 @@ def test_timeline_cursor_that_is_not_a_date_shows_the_first_page(client, make_us
     for cursor in ("garbage", "2026-01-01T10:00:00"):
         res = client.get(f"/customers/{customer.pk}/", {"before": cursor})
         assert res.status_code == 200, cursor
+
+
+def test_money_is_grouped_the_way_the_viewer_reads_numbers(analyst, people):
+    # given: an order of more than a thousand
+    from decimal import Decimal
+
+    from apiary.customers.models import Order
+
+    Order.objects.create(
+        external_id="BIG-1",
+        customer=people["ana"],
+        ordered_at=timezone.now(),
+        currency="EUR",
+        total=Decimal("1031.80"),
+    )
+    client = _client(analyst)
+    # then: English groups with commas, Spanish with a (non-breaking) space and a decimal comma
+    english = client.get(f"/customers/{people['ana'].pk}/").content.decode()
+    assert "1,031.80" in english
+    spanish = client.get(
+        f"/customers/{people['ana'].pk}/", headers={"Accept-Language": "es"}
+    ).content.decode()
+    assert "1,031,80" not in spanish
+    assert "031,80" in spanish
