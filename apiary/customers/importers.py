@@ -278,7 +278,21 @@ def _bulk_session():
     """On SQLite, a larger page cache while importing — the order table's four secondary indexes
     are written in random order, and the default 2 MB cache makes that the import's main cost —
     and fewer WAL checkpoints (every 40 MB, not 4 MB): each rewrites the index pages the batches
-    touched. Bounded (64 MB) and given back afterwards."""
+    touched. Bounded (64 MB) and given back afterwards.
+
+    On PostgreSQL, ``synchronous_commit = off`` for this session only: a batch's commit no longer
+    waits for its WAL flush. A server crash can then lose the last fraction of a second of
+    committed batches — never a partial batch — and re-running the import (orders are upserted
+    by external id) restores them; the database itself stays consistent."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET synchronous_commit TO off")
+        try:
+            yield
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET synchronous_commit")
+        return
     if connection.vendor != "sqlite":
         yield
         return
