@@ -1,10 +1,9 @@
 """Orders API, mounted at ``/api/v1/orders``: list, read, create-or-update, and the webhook."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema, Status
 from ninja.pagination import paginate
@@ -12,6 +11,7 @@ from ninja.pagination import paginate
 from apiary.accounts.access import Perm, api_require
 from apiary.accounts.api import StrictIn
 from apiary.core.pagination import LimitOffset
+from apiary.customers import selectors
 from apiary.customers.models import Order
 from apiary.customers.services.orders import order_row_validate, order_upsert_one
 from apiary.customers.webhooks import orders_webhook_receive
@@ -69,40 +69,6 @@ class WebhookOut(Schema):
     results: list[WebhookResult]
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
-def _order_list(
-    *,
-    customer_id: int | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    channel: str | None = None,
-    currency: str | None = None,
-    referral_code: str | None = None,
-    min_total: Decimal | None = None,
-) -> QuerySet[Order]:
-    qs = Order.objects.order_by("-ordered_at", "-pk")
-    if customer_id is not None:
-        qs = qs.filter(customer_id=customer_id)
-    if since is not None:
-        qs = qs.filter(ordered_at__gte=_aware(since))
-    if until is not None:
-        qs = qs.filter(ordered_at__lt=_aware(until))
-    if channel:
-        qs = qs.filter(channel=channel)
-    if currency:
-        qs = qs.filter(currency=currency.upper())
-    if referral_code:
-        qs = qs.filter(referral_code=referral_code)
-    if min_total is not None:
-        qs = qs.filter(total__gte=min_total)
-    return qs
-
-
 @router.get("", response=list[OrderOut], summary="List orders")
 @paginate(LimitOffset)
 def order_list(
@@ -117,7 +83,7 @@ def order_list(
 ):
     """Newest first. ``since`` is inclusive, ``until`` exclusive; naive times are UTC."""
     api_require(request, Perm.CUSTOMERS_VIEW)
-    return _order_list(
+    return selectors.order_list(
         customer_id=customer_id,
         since=since,
         until=until,

@@ -4,7 +4,7 @@ value aggregates, identities, the review queue and segments. Permission is decid
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import (
@@ -290,3 +290,40 @@ def customer_segments(*, customer: Customer) -> list[Segment]:
         if segment_apply(_live_customers().filter(pk=customer.pk), segment.filters).exists():
             out.append(segment)
     return out
+
+
+# --- Orders ---------------------------------------------------------------------------------
+
+
+def _aware(value: datetime | None) -> datetime | None:  # naive filter times are UTC
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def order_list(
+    *,
+    customer_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    channel: str | None = None,
+    currency: str | None = None,
+    referral_code: str | None = None,
+    min_total: Decimal | None = None,
+) -> QuerySet[Order]:
+    qs = Order.objects.order_by("-ordered_at", "-pk")
+    if customer_id is not None:
+        qs = qs.filter(customer_id=customer_id)
+    if since is not None:
+        qs = qs.filter(ordered_at__gte=_aware(since))
+    if until is not None:
+        qs = qs.filter(ordered_at__lt=_aware(until))
+    if channel:
+        qs = qs.filter(channel=channel)
+    if currency:
+        qs = qs.filter(currency=currency.upper())
+    if referral_code:
+        qs = qs.filter(referral_code=referral_code)
+    if min_total is not None:
+        qs = qs.filter(total__gte=min_total)
+    return qs
