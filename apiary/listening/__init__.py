@@ -1,0 +1,1 @@
+"""Listening: sources, the mention stream and enrichment (issue 4)."""
