@@ -1,0 +1,184 @@
+"""Language stage of the listening pipeline: a pure, offline, batch-in/batch-out detector.
+
+``detect_languages(texts, hints=...)`` returns one :class:`LanguageResult` per text, in order.
+The detector is py3langid, whose model ships inside the wheel (nothing is downloaded at run time);
+it is loaded once, lazily, behind a lock.  No DB, no Django.  Pinned to py3langid 0.4.x: it uses
+`LanguageIdentifier.from_model_file` and 0.4's length-calibrated probabilities, which the
+thresholds below were tuned on.
+
+Output codes: ``en``, ``ru``, ``es`` (the languages the product analyses), ``other`` (any other
+language) and ``und`` (nothing to detect: empty, emoji-only, URL/handle-only, fewer than
+``MIN_LETTERS`` letters).  ``raw`` is always the detector's own top ISO 639 code (``""`` for
+``und`` texts that never reached the detector).
+
+Decision rules, in order (thresholds are the module constants below):
+
+1. **Normalise**: URLs, ``@handles`` and emoji/symbols are removed, ``#`` marks are dropped but
+   the hashtag word is kept (``#cafe`` → ``cafe``).  No letters left → ``und`` (a hint does not
+   change that).  Fewer than ``MIN_LETTERS`` letters → the hint if it is en/ru/es, else ``und``.
+2. **Detect** over all ~100+ languages of the model, with probabilities (softmax).
+3. **Cyrillic neighbours**: mostly-Cyrillic text that the detector calls uk/bg/mk/be/sr/… with
+   low confidence (< ``CYRILLIC_LOW``) while ``ru`` scores at least ``CYRILLIC_RU_RATIO`` of the
+   top language is ``ru`` (short Russian posts are often mistaken for Bulgarian or Macedonian).
+   Confident Ukrainian/Bulgarian stays ``other``.
+4. Top language en/ru/es → that code.  Top language anything else with probability ≥
+   ``OTHER_MIN`` → ``other``.
+5. **Ambiguous** (top is another language, but with low probability — typical for short Spanish
+   slang such as "hola que tal", which looks Catalan/Aragonese): the probabilities are
+   renormalised over en/ru/es alone; the best of them wins if it holds ≥ ``TARGET_SHARE`` of that
+   mass *and* ≥ ``TARGET_MIN_RATIO`` of the top language's probability, else ``other``.  This biases
+   ambiguous text towards the product's languages; a short, low-confidence German or French
+   post may therefore come out as en/es.
+6. **Hints** (e.g. Bluesky ``langs``, Mastodon ``language``; ``en-US`` → ``en``): a hint in
+   en/ru/es wins when the text is short (< ``SHORT_LETTERS`` letters) or the detection is weak
+   (confidence < ``HINT_OVERRIDE_BELOW``); its confidence is then at least ``HINT_CONFIDENCE``
+   (the detector's own confidence is kept when it agrees and is higher).
+   Hints for other languages are ignored (the detector already says ``other`` or better).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from dataclasses import dataclass
+
+TARGETS = ("en", "ru", "es")
+OTHER = "other"
+UNDETERMINED = "und"
+
+MIN_LETTERS = 3
+SHORT_LETTERS = 20
+OTHER_MIN = 0.5
+TARGET_SHARE = 0.6
+TARGET_MIN_RATIO = 0.15
+CYRILLIC_LOW = 0.6
+CYRILLIC_RU_RATIO = 0.4
+HINT_OVERRIDE_BELOW = 0.6
+HINT_CONFIDENCE = 0.6
+
+# Languages written in Cyrillic that short Russian text gets confused with.
+CYRILLIC_NEIGHBOURS = frozenset(
+    {"uk", "bg", "mk", "be", "sr", "kk", "ky", "mn", "tg", "tt", "ba", "cv", "sah"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LanguageResult:
+    code: str  # "en" | "ru" | "es" | "other" | "und"
+    confidence: float  # 0..1
+    raw: str  # the detector's top ISO 639 code ("" when it was not consulted)
+
+
+UND = LanguageResult(UNDETERMINED, 0.0, "")
+
+_URL_RE = re.compile(
+    r"(?:https?://|www\.)\S+|\b[\w-]+(?:\.[\w-]+)*\.(?:com|net|org|io|ru|es|ly|co|me|app)\b(?:/\S*)?",
+    re.IGNORECASE,
+)
+_HANDLE_RE = re.compile(r"(?<![\w@])@[\w.-]+")
+_HASHTAG_RE = re.compile(r"#(?=\w)")
+_SPACE_RE = re.compile(r"\s+")
+
+_identifier = None
+_identifier_lock = threading.Lock()
+
+
+def _get_identifier():
+    """The py3langid model with probabilities, loaded once per process (thread-safe)."""
+    global _identifier
+    if _identifier is None:
+        with _identifier_lock:
+            if _identifier is None:
+                from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+                _identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    return _identifier
+
+
+def normalise(text: str) -> str:
+    """Strip URLs, @handles, '#' marks (keeping the word), emoji and other symbols/control chars."""
+    text = _URL_RE.sub(" ", text)
+    text = _HANDLE_RE.sub(" ", text)
+    text = _HASHTAG_RE.sub("", text)
+    kept = []
+    for ch in text:
+        cat = unicodedata.category(ch)
+        if (
+            cat[0] in "SC" or cat == "Me" or "\ufe00" <= ch <= "\ufe0f"
+        ):  # emoji, symbols, ZWJ, selectors
+            kept.append(" ")
+        else:
+            kept.append(ch)
+    return _SPACE_RE.sub(" ", "".join(kept)).strip()
+
+
+def _normalise_hint(hint: str | None) -> str | None:
+    if not hint:
+        return None
+    return hint.strip().lower().replace("_", "-").split("-")[0] or None
+
+
+def _mostly_cyrillic(text: str) -> bool:
+    letters = [ch for ch in text if ch.isalpha()]
+    cyr = sum(1 for ch in letters if "\u0400" <= ch <= "\u04ff")
+    return bool(letters) and cyr * 2 > len(letters)
+
+
+def _detect_one(clean: str) -> LanguageResult:
+    ranked = _get_identifier().rank(clean)
+    top, top_p = ranked[0]
+    probs = dict(ranked)
+    if top in TARGETS:
+        return LanguageResult(top, top_p, top)
+    ru_p = probs.get("ru", 0.0)
+    if (
+        top in CYRILLIC_NEIGHBOURS
+        and top_p < CYRILLIC_LOW
+        and ru_p >= CYRILLIC_RU_RATIO * top_p
+        and _mostly_cyrillic(clean)
+    ):
+        return LanguageResult("ru", ru_p / (ru_p + top_p), top)
+    if top_p >= OTHER_MIN:
+        return LanguageResult(OTHER, top_p, top)
+    target_p = {code: probs.get(code, 0.0) for code in TARGETS}
+    mass = sum(target_p.values())
+    best = max(TARGETS, key=target_p.__getitem__)
+    if (
+        mass > 0
+        and target_p[best] / mass >= TARGET_SHARE
+        and target_p[best] >= TARGET_MIN_RATIO * top_p
+    ):
+        return LanguageResult(best, target_p[best] / (target_p[best] + top_p), top)
+    return LanguageResult(OTHER, 1.0 - mass, top)
+
+
+def detect_language(text: str, hint: str | None = None) -> LanguageResult:
+    """Detect one text; see the module docstring for the rules."""
+    clean = normalise(text or "")
+    letters = sum(1 for ch in clean if ch.isalpha())
+    hint = _normalise_hint(hint)
+    hint_ok = hint in TARGETS
+    if letters == 0:
+        return UND
+    if letters < MIN_LETTERS:
+        return LanguageResult(hint, HINT_CONFIDENCE, "") if hint_ok else UND
+    result = _detect_one(clean)
+    if hint_ok and (letters < SHORT_LETTERS or result.confidence < HINT_OVERRIDE_BELOW):
+        confidence = result.confidence if result.code == hint else 0.0
+        return LanguageResult(hint, max(confidence, HINT_CONFIDENCE), result.raw)
+    return result
+
+
+def detect_languages(
+    texts: list[str], *, hints: list[str | None] | None = None
+) -> list[LanguageResult]:
+    """Detect the language of every text; one result per text, in the same order.
+
+    ``hints``, when given, must have the same length as ``texts`` (``None`` entries allowed).
+    """
+    if hints is None:
+        return [detect_language(text) for text in texts]
+    if len(hints) != len(texts):
+        raise ValueError(f"hints has {len(hints)} entries for {len(texts)} texts")
+    return [detect_language(text, hint) for text, hint in zip(texts, hints, strict=True)]
