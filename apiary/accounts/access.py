@@ -91,13 +91,18 @@ def permission_required(perm: Perm) -> Callable:
     return decorator
 
 
+def api_user(request: HttpRequest) -> User:
+    """The API caller: the token's user (``request.auth``) or the session's."""
+    return getattr(request, "auth", None) or request.user
+
+
 def api_require(request: HttpRequest, perm: Perm) -> User:
     """API check: returns the authenticated user or raises a 403 JSON error."""
     from django.utils.translation import gettext as _
 
     from apiary.core.errors import ApiError
 
-    user = getattr(request, "auth", None) or request.user
+    user = api_user(request)
     if not user_has_permission(user, perm):
         raise ApiError(403, "permission_denied", _("You do not have permission to do this."))
     return user

@@ -6,20 +6,15 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
 from ninja.pagination import paginate
-from pydantic import ConfigDict
 
 from apiary.accounts import selectors, services
 from apiary.accounts.access import Perm, api_require, user_permissions
 from apiary.accounts.models import ApiToken, Role, User
 from apiary.core.errors import ApiError
 from apiary.core.pagination import LimitOffset
+from apiary.core.schemas import StrictIn
 
 router = Router(tags=["accounts"])
-
-
-class StrictIn(Schema):
-    # Unknown fields are an error, not silently ignored: a typo must not look like success.
-    model_config = ConfigDict(extra="forbid")
 
 
 class UserOut(Schema):

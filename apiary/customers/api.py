@@ -2,18 +2,16 @@
 review queue, organisations and custom fields. Handlers only translate HTTP: reads go through
 ``customers.access`` (permission + audit), writes through the services."""
 
-from datetime import UTC
-
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Query, Router, Status
 from ninja.pagination import paginate
 
-from apiary.accounts.access import Perm
+from apiary.accounts.access import Perm, api_user
 from apiary.core.errors import ApiError
 from apiary.core.pagination import LimitOffset
+from apiary.core.times import assume_utc
 from apiary.customers import access, segments, selectors, timeline
 from apiary.customers.api_schemas import (
     CustomerIn,
@@ -46,17 +44,13 @@ from apiary.customers.services import identities, merge, privacy, resolution
 router = Router(tags=["customers"])
 
 
-def _user(request):
-    return getattr(request, "auth", None) or request.user
-
-
 # --- Customers -----------------------------------------------------------------------------------
 
 
 @router.get("/customers", response=list[CustomerListOut])
 @paginate(LimitOffset)
 def customer_list(request, q: Query[CustomerListQuery]):
-    access.customers_require(_user(request), Perm.CUSTOMERS_VIEW)
+    access.customers_require(api_user(request), Perm.CUSTOMERS_VIEW)
     data = q.model_dump(exclude_none=True, exclude={"segment", "sort"}, mode="json")
     qs = selectors.customer_list(filters=data or None, segment=q.segment)
     return selectors.customer_list_sort(qs, q.sort)
@@ -64,7 +58,7 @@ def customer_list(request, q: Query[CustomerListQuery]):
 
 @router.post("/customers", response={201: CustomerOut})
 def customer_create(request, payload: CustomerIn):
-    user = _user(request)
+    user = api_user(request)
     access.customers_require(user, Perm.CUSTOMERS_EDIT)
     data = payload.model_dump()
     data["organisation"] = data.pop("organisation_id")
@@ -74,12 +68,12 @@ def customer_create(request, payload: CustomerIn):
 
 @router.get("/customers/{customer_id}", response=CustomerOut)
 def customer_detail(request, customer_id: int):
-    return access.customer_for_view(user=_user(request), customer_id=customer_id)
+    return access.customer_for_view(user=api_user(request), customer_id=customer_id)
 
 
 @router.patch("/customers/{customer_id}", response=CustomerOut)
 def customer_update(request, customer_id: int, payload: CustomerPatch):
-    user = _user(request)
+    user = api_user(request)
     customer = access.customer_for_edit(user=user, customer_id=customer_id)
     fields = payload.model_dump(exclude_unset=True)
     if "organisation_id" in fields:
@@ -89,7 +83,7 @@ def customer_update(request, customer_id: int, payload: CustomerPatch):
 
 @router.delete("/customers/{customer_id}", response={204: None})
 def customer_delete(request, customer_id: int):
-    user = _user(request)
+    user = api_user(request)
     customer = access.customer_for_edit(user=user, customer_id=customer_id)
     customer_services.customer_soft_delete(customer=customer, actor=user)
     return Status(204, None)
@@ -97,7 +91,7 @@ def customer_delete(request, customer_id: int):
 
 @router.get("/customers/{customer_id}/value", response=CustomerValueOut)
 def customer_value(request, customer_id: int):
-    customer = access.customer_for_view(user=_user(request), customer_id=customer_id)
+    customer = access.customer_for_view(user=api_user(request), customer_id=customer_id)
     value = selectors.customer_value(customer_ids=selectors.customer_family_ids(customer=customer))
     for row in value["by_currency"]:
         row["total"], row["aov"] = money(row["total"]), money(row["aov"])
@@ -107,13 +101,13 @@ def customer_value(request, customer_id: int):
 @router.get("/customers/{customer_id}/identities", response=list[IdentityOut])
 @paginate(LimitOffset)
 def identity_list(request, customer_id: int, include_withdrawn: bool = True):
-    customer = access.customer_for_view(user=_user(request), customer_id=customer_id)
+    customer = access.customer_for_view(user=api_user(request), customer_id=customer_id)
     return selectors.customer_identities(customer=customer, include_withdrawn=include_withdrawn)
 
 
 @router.post("/customers/{customer_id}/identities", response={201: IdentityOut})
 def identity_link(request, customer_id: int, payload: IdentityIn):
-    user = _user(request)
+    user = api_user(request)
     customer = access.customer_for_edit(user=user, customer_id=customer_id)
     identity = identities.identity_link(
         customer=customer, actor=user, **payload.model_dump(mode="json")
@@ -129,7 +123,7 @@ def _identity(identity_id: int) -> SocialIdentity:
 def identity_withdraw(
     request, customer_id: int, identity_id: int, touchpoint: Touchpoint = Touchpoint.API
 ):
-    user = _user(request)
+    user = api_user(request)
     customer = access.customer_for_edit(user=user, customer_id=customer_id)
     identity = get_object_or_404(SocialIdentity, pk=identity_id, customer=customer)
     identities.identity_consent_withdraw(identity=identity, touchpoint=str(touchpoint), actor=user)
@@ -138,7 +132,7 @@ def identity_withdraw(
 
 @router.get("/customers/{customer_id}/timeline", response=TimelineOut)
 def customer_timeline(request, customer_id: int, q: Query[TimelineQuery]):
-    customer = access.customer_for_view(user=_user(request), customer_id=customer_id)
+    customer = access.customer_for_view(user=api_user(request), customer_id=customer_id)
     kinds = None
     if q.kinds:
         kinds = [k.strip() for k in q.kinds.split(",") if k.strip()]
@@ -153,9 +147,7 @@ def customer_timeline(request, customer_id: int, q: Query[TimelineQuery]):
                     ]
                 }
             )
-    before = q.before
-    if before is not None and timezone.is_naive(before):
-        before = before.replace(tzinfo=UTC)
+    before = assume_utc(q.before)
     events, next_before = selectors.timeline_page(
         customer_ids=selectors.customer_family_ids(customer=customer),
         kinds=kinds,
@@ -168,14 +160,14 @@ def customer_timeline(request, customer_id: int, q: Query[TimelineQuery]):
 
 @router.get("/customers/{customer_id}/export", response=dict)
 def customer_export(request, customer_id: int):
-    user = _user(request)
+    user = api_user(request)
     customer = access.customer_for_privacy(user=user, customer_id=customer_id)
     return privacy.customer_export(customer=customer, actor=user)
 
 
 @router.post("/customers/{customer_id}/erase", response=CustomerOut)
 def customer_erase(request, customer_id: int, payload: EraseIn):
-    user = _user(request)
+    user = api_user(request)
     customer = access.customer_for_privacy(user=user, customer_id=customer_id)
     if payload.confirm.strip() != str(customer.pk):
         raise ValidationError(
@@ -185,7 +177,7 @@ def customer_erase(request, customer_id: int, payload: EraseIn):
 
 
 def _merge_pair(request, customer_id: int, into: int):
-    user = _user(request)
+    user = api_user(request)
     source = access.customer_for_edit(user=user, customer_id=customer_id, follow_merged=False)
     if source.merged_into_id is not None:
         raise ApiError(409, "already_merged", _("This customer has already been merged."))
@@ -233,13 +225,13 @@ class _SegmentPagination(LimitOffset):
 @router.get("/segments", response=list[SegmentOut])
 @paginate(_SegmentPagination)
 def segment_list(request):
-    access.customers_require(_user(request), Perm.CUSTOMERS_VIEW)
+    access.customers_require(api_user(request), Perm.CUSTOMERS_VIEW)
     return selectors.segment_list()
 
 
 @router.post("/segments", response={201: SegmentOut})
 def segment_create(request, payload: SegmentIn):
-    user = _user(request)
+    user = api_user(request)
     access.customers_require(user, Perm.CUSTOMERS_EDIT)
     segment = segments.segment_create(actor=user, **payload.model_dump())
     return Status(201, _segment_out(segment))
@@ -247,13 +239,13 @@ def segment_create(request, payload: SegmentIn):
 
 @router.get("/segments/{segment_id}", response=SegmentOut)
 def segment_detail(request, segment_id: int):
-    access.customers_require(_user(request), Perm.CUSTOMERS_VIEW)
+    access.customers_require(api_user(request), Perm.CUSTOMERS_VIEW)
     return _segment_out(get_object_or_404(Segment, pk=segment_id))
 
 
 @router.patch("/segments/{segment_id}", response=SegmentOut)
 def segment_update(request, segment_id: int, payload: SegmentPatch):
-    user = _user(request)
+    user = api_user(request)
     access.customers_require(user, Perm.CUSTOMERS_EDIT)
     segment = get_object_or_404(Segment, pk=segment_id)
     segment = segments.segment_update(segment=segment, actor=user, **payload.model_dump())
@@ -262,7 +254,7 @@ def segment_update(request, segment_id: int, payload: SegmentPatch):
 
 @router.delete("/segments/{segment_id}", response={204: None})
 def segment_delete(request, segment_id: int):
-    user = _user(request)
+    user = api_user(request)
     access.customers_require(user, Perm.CUSTOMERS_EDIT)
     segments.segment_delete(segment=get_object_or_404(Segment, pk=segment_id), actor=user)
     return Status(204, None)
@@ -271,7 +263,7 @@ def segment_delete(request, segment_id: int):
 @router.get("/segments/{segment_id}/customers", response=list[CustomerListOut])
 @paginate(LimitOffset)
 def segment_customers(request, segment_id: int):
-    access.customers_require(_user(request), Perm.CUSTOMERS_VIEW)
+    access.customers_require(api_user(request), Perm.CUSTOMERS_VIEW)
     return selectors.customer_list(segment=get_object_or_404(Segment, pk=segment_id))
 
 
@@ -281,7 +273,7 @@ def segment_customers(request, segment_id: int):
 @router.get("/identity-suggestions", response=list[SuggestionOut])
 @paginate(LimitOffset)
 def suggestion_list(request, status: IdentitySuggestion.Status = IdentitySuggestion.Status.PENDING):
-    access.customers_require(_user(request), Perm.CUSTOMERS_VIEW)
+    access.customers_require(api_user(request), Perm.CUSTOMERS_VIEW)
     return selectors.suggestion_list(status=status)
 
 
@@ -296,7 +288,7 @@ def _pending_suggestion(suggestion_id: int) -> IdentitySuggestion:
 
 @router.post("/identity-suggestions/{suggestion_id}/accept", response=SuggestionOut)
 def suggestion_accept(request, suggestion_id: int, payload: SuggestionAcceptIn):
-    user = _user(request)
+    user = api_user(request)
     access.customers_require(user, Perm.CUSTOMERS_EDIT)
     suggestion = _pending_suggestion(suggestion_id)
     resolution.suggestion_accept(
@@ -307,7 +299,7 @@ def suggestion_accept(request, suggestion_id: int, payload: SuggestionAcceptIn):
 
 @router.post("/identity-suggestions/{suggestion_id}/reject", response=SuggestionOut)
 def suggestion_reject(request, suggestion_id: int):
-    user = _user(request)
+    user = api_user(request)
     access.customers_require(user, Perm.CUSTOMERS_EDIT)
     suggestion = _pending_suggestion(suggestion_id)
     resolution.suggestion_reject(suggestion=suggestion, actor=user)
@@ -320,13 +312,13 @@ def suggestion_reject(request, suggestion_id: int):
 @router.get("/organisations", response=list[OrganisationOut])
 @paginate(LimitOffset)
 def organisation_list(request, search: str | None = None):
-    access.customers_require(_user(request), Perm.CUSTOMERS_VIEW)
+    access.customers_require(api_user(request), Perm.CUSTOMERS_VIEW)
     return selectors.organisation_list(search=search)
 
 
 @router.post("/organisations", response={201: OrganisationOut})
 def organisation_create(request, payload: OrganisationIn):
-    user = _user(request)
+    user = api_user(request)
     access.customers_require(user, Perm.CUSTOMERS_EDIT)
     return Status(201, customer_services.organisation_create(actor=user, **payload.model_dump()))
 
@@ -334,13 +326,13 @@ def organisation_create(request, payload: OrganisationIn):
 @router.get("/custom-fields", response=list[CustomFieldOut])
 @paginate(LimitOffset)
 def custom_field_list(request):
-    access.customers_require(_user(request), Perm.CUSTOMERS_VIEW)
+    access.customers_require(api_user(request), Perm.CUSTOMERS_VIEW)
     return selectors.custom_field_list()
 
 
 @router.post("/custom-fields", response={201: CustomFieldOut})
 def custom_field_define(request, payload: CustomFieldIn):
-    user = _user(request)
+    user = api_user(request)
     # The schema applies to every customer record: a workspace setting, not a record edit.
     access.customers_require(user, Perm.WORKSPACE_MANAGE)
     definition = customer_services.custom_field_define(

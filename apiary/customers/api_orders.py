@@ -9,8 +9,8 @@ from ninja import Field, Router, Schema, Status
 from ninja.pagination import paginate
 
 from apiary.accounts.access import Perm, api_require
-from apiary.accounts.api import StrictIn
 from apiary.core.pagination import LimitOffset
+from apiary.core.schemas import StrictIn
 from apiary.customers import selectors
 from apiary.customers.models import Order
 from apiary.customers.services.orders import order_row_validate, order_upsert_one

@@ -6,8 +6,9 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from ninja import Field, Schema
-from pydantic import ConfigDict, field_validator
+from pydantic import field_validator
 
+from apiary.core.schemas import StrictIn
 from apiary.customers.models import (
     CustomFieldType,
     LifecycleStage,
@@ -15,11 +16,6 @@ from apiary.customers.models import (
     Touchpoint,
 )
 from apiary.customers.segments import SegmentFilters
-
-
-class StrictIn(Schema):
-    # Unknown fields are an error, not silently ignored: a typo must not look like success.
-    model_config = ConfigDict(extra="forbid")
 
 
 def money(value: Decimal | None) -> str:

@@ -6,7 +6,7 @@ subqueries, no Python loops — so a segment's count is always live and cheap to
 """
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pydantic
@@ -35,6 +35,7 @@ from pydantic import ConfigDict, field_validator
 
 from apiary.accounts.services import audit_record
 from apiary.core.errors import validation_errors
+from apiary.core.times import assume_utc
 from apiary.customers.countries import COUNTRY_CODES
 from apiary.customers.models import LifecycleStage, Order, Platform, Segment, SocialIdentity
 
@@ -84,9 +85,7 @@ class SegmentFilters(Schema):
     @classmethod
     def _aware(cls, value):
         # Times are UTC in storage; a time without a zone is read as UTC.
-        if value is not None and timezone.is_naive(value):
-            value = value.replace(tzinfo=UTC)
-        return value
+        return assume_utc(value)
 
 
 def segment_filters_validate(data: dict | None) -> SegmentFilters:

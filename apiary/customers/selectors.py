@@ -4,7 +4,7 @@ value aggregates, identities, the review queue and segments. Permission is decid
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import (
@@ -24,6 +24,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
+from apiary.core.times import assume_utc
 from apiary.customers.models import (
     ConsentRecord,
     Customer,
@@ -295,12 +296,6 @@ def customer_segments(*, customer: Customer) -> list[Segment]:
 # --- Orders ---------------------------------------------------------------------------------
 
 
-def _aware(value: datetime | None) -> datetime | None:  # naive filter times are UTC
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
 def order_list(
     *,
     customer_id: int | None = None,
@@ -315,9 +310,9 @@ def order_list(
     if customer_id is not None:
         qs = qs.filter(customer_id=customer_id)
     if since is not None:
-        qs = qs.filter(ordered_at__gte=_aware(since))
+        qs = qs.filter(ordered_at__gte=assume_utc(since))
     if until is not None:
-        qs = qs.filter(ordered_at__lt=_aware(until))
+        qs = qs.filter(ordered_at__lt=assume_utc(until))
     if channel:
         qs = qs.filter(channel=channel)
     if currency:

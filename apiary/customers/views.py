@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -31,6 +31,7 @@ from django.views.decorators.http import require_POST
 
 from apiary.accounts.access import Perm, permission_required
 from apiary.accounts.services import audit_record
+from apiary.core.times import assume_utc
 from apiary.customers import access, selectors, timeline
 from apiary.customers.forms import (
     CustomerEditForm,
@@ -165,9 +166,7 @@ def _timeline_params(request: HttpRequest):
     picked = [k for k in request.GET.getlist("kind") if k in known]
     before = None
     if request.GET.get("before"):
-        before = datetime.fromisoformat(request.GET["before"])
-        if timezone.is_naive(before):
-            before = timezone.make_aware(before, UTC)
+        before = assume_utc(datetime.fromisoformat(request.GET["before"]))
     return (picked or None), before
 
 
