@@ -88,6 +88,10 @@ PREPOSITIONS = frozenset(
     | {"cerca", "por", "para", "hasta", "в", "во", "из", "на", "под", "около", "до", "по", "у"}
     | {"из-под", "через"}
 )
+GREETINGS = frozenset(
+    {"hi", "hello", "hey", "thanks", "thank", "dear", "love", "hola", "gracias", "querido"}
+    | {"querida", "привет", "спасибо", "здравствуй", "дорогой", "дорогая", "поздравляю"}
+)
 SEGMENT_RE = re.compile(r"\s*(?:[,;/|·•()\[\]<>\n]|\s(?:y|e|and|и|&|-|–|—)\s)\s*", re.IGNORECASE)
 WORD_RE = re.compile(r"[^\W\d_]+")
 JOIN_GAP_RE = re.compile(r"^[ \t.\-'’]{1,3}$")
@@ -287,6 +291,7 @@ class _Hit:
         "capital",
         "end",
         "key",
+        "name_part",
         "oblique",
         "preposition",
         "profile_only",
@@ -308,6 +313,7 @@ class _Hit:
         self.targets = targets.split(",")
         self.start, self.end = span
         self.capital = False
+        self.name_part = False
         self.preposition = preposition
         self.segment = segment  # the name is a whole profile segment
 
@@ -382,6 +388,12 @@ def _scan(idx: _Index, text: str, *, profile: bool) -> list[_Hit]:
             span = (start, words[i + size - 1][1])
             hit = _Hit(full, raw, span, prev in PREPOSITIONS, span in segments)
             hit.capital = first_char.isupper()
+            if prev and not hit.preposition:
+                # "Real Madrid": part of a longer name; "Gracias Santiago": a person
+                before = words[i - 1]
+                hit.name_part = prev in GREETINGS or (
+                    before[2][0].isupper() and not _sentence_start(text, before[0])
+                )
             if not profile and hashtag:
                 hit.preposition = True
             hits.append(hit)
@@ -534,8 +546,8 @@ def _from_text(idx: _Index, text: str, language: str | None) -> Place | None:
         if not h.preposition:
             if pop < SMALL_TOWN or h.oblique:  # "позвонил Иванова" is a surname
                 continue
-            if " " not in h.key and _NEXT_CAPITAL_RE.match(text, h.end):  # "Paris Hilton"
-                continue
+            if " " not in h.key and (h.name_part or _NEXT_CAPITAL_RE.match(text, h.end)):
+                continue  # "Paris Hilton", "Real Madrid", "Thanks Sydney"
             if " " not in h.key and pop < SENTENCE_START_MIN and _sentence_start(text, h.start):
                 continue
         kept.append(h)
