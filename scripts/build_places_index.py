@@ -575,7 +575,8 @@ def main() -> None:
             p = parent.get(c["geonameid"])
             fh.write(
                 f"C\t{c['name']}\t{c['latitude']:.4f}\t{c['longitude']:.4f}\t{c['countrycode']}"
-                f"\t{c['admin1code']}\t{c['population']}\t{index_of[p['geonameid']] if p else ''}\n"
+                f"\t{c['admin1code']}\t{c['population']}\t{index_of[p['geonameid']] if p else ''}"
+                f"\t{len(c['alternatenames'])}\n"
             )
         for code, name in sorted(regions.items()):
             fh.write(f"R\t{code}\t{name}\n")

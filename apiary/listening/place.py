@@ -136,6 +136,7 @@ class _Index:
         "aliases",
         "city_admin",
         "city_cc",
+        "city_fame",
         "city_lat",
         "city_lon",
         "city_name",
@@ -155,6 +156,7 @@ class _Index:
         self.city_cc: list[str] = []
         self.city_admin: list[str] = []
         self.city_pop: list[int] = []
+        self.city_fame: list[int] = []
         self.region_name: dict[str, str] = {}
         self.country_name: dict[str, str] = {}
         self.country_pop: dict[str, int] = {}
@@ -170,13 +172,15 @@ class _Index:
                     self.aliases[key] = rest
                     self.firsts.add(key.partition(" ")[0])
                 elif kind == "C":
-                    _, name, lat, lon, cc, admin, pop, parent = line.rstrip("\n").split("\t")
+                    _, name, lat, lon, cc, admin, pop, parent, names = line.rstrip("\n").split("\t")
                     self.city_name.append(name)
                     self.city_lat.append(float(lat))
                     self.city_lon.append(float(lon))
                     self.city_cc.append(cc)
                     self.city_admin.append(admin)
                     self.city_pop.append(int(pop))
+                    # How well known: population times the number of names (languages) it has.
+                    self.city_fame.append(int(pop) * (1 + int(names)))
                     parents.append(parent)
                 elif kind == "R":
                     _, code, name = line.rstrip("\n").split("\t")
@@ -413,11 +417,11 @@ def _sentence_start(text: str, start: int) -> bool:
 def _weight(idx: _Index, target: str, boost: frozenset[str], countries: set[str]) -> float:
     if target[0] == "c":
         i = int(target[1:])
-        cc, pop = idx.city_cc[i], idx.city_pop[i]
+        cc, pop = idx.city_cc[i], idx.city_fame[i]
     elif target[0] == "k":
-        cc, pop = target[1:], idx.country_pop.get(target[1:], 0)
+        cc, pop = target[1:], idx.country_pop.get(target[1:], 0) * 100
     else:
-        cc, pop = target[1:3], idx.region_pop.get(target[1:], 0) // REGION_OVER_CITY
+        cc, pop = target[1:3], idx.region_pop.get(target[1:], 0) * 100 // REGION_OVER_CITY
     w = float(max(pop, 1))
     if cc in boost:
         w *= LANGUAGE_BOOST
@@ -483,7 +487,9 @@ def _decide(
         top = max(range(len(pool)), key=weights.__getitem__)
         share = weights[top] / total if total else 1.0
         kind_rank = 2.0 if cities else 1.0
-        rank = kind_rank + (0.5 if h.preposition else 0.0) + min(weights[top], 1e9) / 1e10
+        rank = (
+            kind_rank + (0.5 if h.preposition else 0.0) + math.log10(max(weights[top], 1.0)) / 100
+        )
         if best is None or rank > best[0]:
             best = (rank, pool[top], share, h.preposition or (profile and h.segment))
     if best is not None:
