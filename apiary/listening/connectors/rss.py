@@ -147,8 +147,12 @@ class RSSConnector(Connector):
         except ValueError:
             return 0.0
         wait = (when - raw.now()).total_seconds()
-        # A cursor from a longer interval/back-off must not park a source for a day.
-        cap = max(interval, self.max_backoff_seconds, self.max_retry_after_seconds)
+        # A schedule saved under a longer interval (since shortened) must not park the source;
+        # after failures the saved back-off or Retry-After wait is kept.
+        if cursor.get("failures"):
+            cap = max(interval, self.max_backoff_seconds, self.max_retry_after_seconds)
+        else:
+            cap = interval
         return min(max(0.0, wait), cap)
 
     def poll(self, client: httpx.Client) -> None:

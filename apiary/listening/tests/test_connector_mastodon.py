@@ -267,6 +267,41 @@ def test_heartbeats_keep_a_quiet_stream_alive(server):
     assert server.streams_opened == 1 and ctx.errors == []
 
 
+def test_stopping_interrupts_a_quiet_stream_at_once(server):
+    # given: a long stall limit and rare heartbeats, so only the stop can end the read
+    server.heartbeat_seconds = 30
+    ctx = RecordingContext(config=config(server, stall_seconds=30))
+    thread = threading.Thread(target=MastodonConnector(ctx).run, daemon=True)
+    thread.start()
+    wait_until(streaming(server))
+
+    # when
+    started = time.monotonic()
+    ctx.stop()
+    thread.join(2)
+
+    # then
+    assert not thread.is_alive()
+    assert time.monotonic() - started < 0.5
+
+
+def test_a_server_error_is_reported_and_retried(server):
+    # given
+    seeded = server.seed(1)
+    server.fault("500", on="stream", times=2)
+    ctx = RecordingContext(config=config(server), stop_after=1)
+
+    # when
+    with running(ctx):
+        wait_until(lambda: ctx.mentions)
+
+    # then
+    assert [m.external_id for m in ctx.mentions] == uris(seeded)
+    assert len(ctx.errors) == 2
+    assert "HTTP 500 from streaming: We're sorry" in ctx.errors[0]
+    assert "reconnecting in" in ctx.errors[0]
+
+
 def test_429_waits_until_the_rate_limit_resets(server):
     # given
     seeded = server.seed(2)

@@ -373,6 +373,22 @@ def test_a_slightly_broken_feed_is_read_with_a_warning(server):
     assert "not well-formed XML" in ctx.errors[0] and "1 entries recovered" in ctx.errors[0]
 
 
+def test_a_schedule_from_a_longer_interval_does_not_park_the_source(server):
+    # given: the cursor was saved when the interval was a day
+    server.set_feed(FEED, coffee_entries(2), format="rss")
+    tomorrow = (datetime.now(tz=UTC) + timedelta(days=1)).isoformat()
+    ctx = RecordingContext(
+        config=config(server), initial_cursor={"next_poll_at": tomorrow}, stop_after=2
+    )
+
+    # when
+    with running(ctx):
+        wait_until(lambda: len(ctx.mentions) == 2)
+
+    # then
+    assert len(server.requests_for(FEED)) == 1
+
+
 def test_validate_config_cleans_and_refuses():
     # given
     clean = RSSConnector.validate_config({"url": " https://example.com/feed ", "platform": "News"})
