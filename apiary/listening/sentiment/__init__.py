@@ -9,7 +9,8 @@ and licence) and Snowball stemmers (``snowballstemmer``).  Nothing is downloaded
 Decision rules, in order (weights and thresholds are the module constants below):
 
 1. **Cap and tokenise**: only the first ``MAX_CHARS`` characters count (a 1 MB post costs what a
-   long one does).  URLs and ``@handles`` are dropped, ``#`` marks too (the hashtag word stays).
+   long one does).  URLs and ``@handles`` are dropped, ``#`` marks too (the hashtag word stays,
+   CamelCase split: ``#EpicFail`` → ``Epic Fail``).
    Tokens are words, emoji, emoticons (``:)``, ``:-(``, ``<3``, ``xD``, Russian ``)))``/``(((``),
    numbers and clause separators (``.,;:!?…``).
 2. **Lexicon per word, by script**: a Cyrillic word is looked up in the Russian lexicon; a Latin
@@ -19,8 +20,11 @@ Decision rules, in order (weights and thresholds are the module constants below)
    ``ё`` → ``е``, Spanish accents folded; elongated words are tried with runs collapsed
    (``sooo goood`` → ``so good``, ``ужжжас`` → ``ужас``) and get a small emphasis; Russian and
    Spanish words also match by Snowball stem (``понравилось``/``понравился``); a Russian ``не-``
-   word not in the lexicon is the negated stem (``неаккуратно``).  Phrases ("так себе", "una
-   mierda", "waste of money") are matched first and take their words' place.
+   word not in the lexicon is the negated stem (``неаккуратно``), a Spanish superlative is its
+   base, emphasised (``riquísimo`` → ``rico``), laughter is mildly positive (``jajaja``,
+   ``ахаха``, ``lmao``).  Phrases ("так себе", "una mierda", "waste of money") are matched
+   first and take their words' place; a phrase that holds its own negation ("не подвели", "no me
+   gusta") is not negated again, and "не ожидал"/"didn't expect" ends a negation's reach.
 3. **Rules per valenced word** (VADER's): an intensifier/diminisher among the three words before
    it adds/subtracts ``B_INCR`` (decaying with distance: "very", "очень", "muy"; "kinda",
    "немного", "algo"); "супер"/"ужасно" before a valenced word only intensify; a word in ALL CAPS
@@ -63,8 +67,8 @@ SARCASM_FLIP = -0.7
 SARCASM_PUSH = 0.9
 QUESTION_DAMP = 0.8
 ALPHA = 15.0
-POSITIVE_AT = 0.25
-NEGATIVE_AT = 0.2
+POSITIVE_AT = 0.2
+NEGATIVE_AT = 0.1
 NO_CUE_CONFIDENCE = 0.6
 WINDOW = 3
 _DECAY = (1.0, 0.95, 0.9)
@@ -136,6 +140,15 @@ _EN_VOTES = _words(
 )
 
 
+_HASHTAG_RE = re.compile(r"#([^\W\d_]+)")
+_CAMEL_RE = re.compile(r"(?<=[a-zß-öø-ÿа-яё])(?=[A-ZÀ-ÖØ-ÞА-ЯЁ])")
+
+
+def _split_hashtag(match: re.Match) -> str:
+    word = match.group(1)
+    return " " + _CAMEL_RE.sub(" ", word) if not word.isupper() else " " + word
+
+
 def _is_cyrillic(ch: str) -> bool:
     return "\u0400" <= ch <= "\u04ff"
 
@@ -173,6 +186,8 @@ def _score(text: str, language: str | None, tabs: dict) -> SentimentResult:
         text = text.replace("’", "'")
     if "http" in text or "www." in text:
         text = _URL_RE.sub(" ", text)
+    if "#" in text:  # "#EpicFail" → "Epic Fail"
+        text = _HASHTAG_RE.sub(_split_hashtag, text)
     tokens = _TOKEN_RE.findall(text)
     if not tokens:
         return EMPTY

@@ -8,6 +8,7 @@ cache hit rate is high and the Snowball stemmer runs once per distinct word).
 
 from __future__ import annotations
 
+import re
 import threading
 import unicodedata
 from pathlib import Path
@@ -22,8 +23,10 @@ BOOST_VAL = 8  # valenced word that acts as an intensifier before another valenc
 
 B_INCR = 0.293  # VADER's intensifier step
 ELONG = 0.293  # emphasis of an elongated word ("sooo goood")
-EVOMSA_WEIGHT = 1.4  # valence given to EvoMSA's unweighted Spanish affective words
+EVOMSA_WEIGHT = 1.4
+EVOMSA_MIN_STEM = 99
 CACHE_MAX = 200_000
+LAUGH = 1.6  # "jajaja", "hahaha", "ахахах", "lmao"
 MIN_STEM = 4  # shorter stems collide with function words ("con", "при")
 
 _NEGATORS = {
@@ -73,6 +76,27 @@ _BOOST_VAL = {
     "es": "super",
 }
 _CONTRAST = {"en": "but however", "ru": "но однако зато", "es": "pero sino embargo"}
+
+
+_LAUGH_RE = re.compile(
+    r"a?(?:[jh][aeiou]){2,}[jh]?$|(?:js){2,}j?$|(?:a?х[аеи]){2,}х?$|а(?:ха)+х?$|lmf?ao+$|lol+$|rofl$"
+)
+
+
+_ES_SUPERLATIVE_RE = re.compile(r"isim([oa]s?)$")
+
+
+def _es_positive_degree(word: str) -> str:
+    """``hermosísimo`` → ``hermoso``, ``riquísimo`` → ``rico``, ``larguísima`` → ``larga``."""
+    match = _ES_SUPERLATIVE_RE.search(word)
+    if match is None:
+        return word
+    root = word[: match.start()]
+    if root.endswith("qu"):
+        root = root[:-2] + "c"
+    elif root.endswith("gu"):
+        root = root[:-1]
+    return root + match.group(1)
 
 
 def fold_es(word: str) -> str:
@@ -145,7 +169,7 @@ class Lexicon:
         old_role, old_boost = self.roles.get(word, (0, 0.0))
         self.roles[word] = (old_role | role, boost or old_boost)
 
-    def add(self, term: str, valence: float, *, stem: bool = True, override: bool = True) -> None:
+    def add(self, term: str, valence: float, *, min_stem: int = 0, override: bool = True) -> None:
         term = " ".join(self.fold(term).split())
         if " " in term:
             words = tuple(term.split())
@@ -156,9 +180,9 @@ class Lexicon:
             return
         if override or term not in self.words:
             self.words[term] = valence
-        if stem and self.stem is not None:
+        if self.stem is not None:
             root = self.stem(term)
-            if len(root) >= MIN_STEM and (override or root not in self.stems):
+            if len(root) >= max(MIN_STEM, min_stem) and (override or root not in self.stems):
                 self.stems[root] = valence
 
     def _valence(self, word: str) -> float | None:
@@ -186,6 +210,14 @@ class Lexicon:
                     break
                 if role:
                     break
+        if value is None and self.lang == "es" and len(word) > 7:
+            base = _es_positive_degree(word)  # emphasised like an elongated word
+            if base != word:
+                value = self._valence(base)
+                if value:
+                    value += ELONG if value > 0 else -ELONG
+        if value is None and _LAUGH_RE.match(word):
+            value = LAUGH
         if value is None and self.lang == "ru" and word.startswith("не") and len(word) > 5:
             rest = self._valence(word[2:])
             if rest:  # "неаккуратно", "недорого": the negated stem, VADER's negation scalar
@@ -212,7 +244,7 @@ def _build() -> dict[str, Lexicon]:
 
     es = Lexicon("es", fold_es, _snowball("spanish"))
     for term, value in _read_tsv("es_evomsa_affective.tsv"):
-        es.add(term, float(value) * EVOMSA_WEIGHT, override=False)
+        es.add(term, float(value) * EVOMSA_WEIGHT, min_stem=EVOMSA_MIN_STEM, override=False)
     for term, value in _read_tsv("es.tsv"):
         es.add(term, float(value))
 

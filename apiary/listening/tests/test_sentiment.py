@@ -285,3 +285,23 @@ def test_languages_must_align_with_texts():
     # then it is refused
     with pytest.raises(ValueError):
         score_sentiments(["a", "b"], ["en"])
+
+
+def test_hashtags_laughter_and_superlatives():
+    # given a CamelCase hashtag, laughter and a Spanish superlative
+    # when scored
+    # then each carries its polarity
+    assert score_sentiment("#EpicFail", "en").label == NEG
+    assert score_sentiment("#ЛучшийСервис", "ru").label == POS
+    assert score_sentiment("jajajaja", "es").label == POS
+    assert score_sentiment("ахахах", "ru").label == POS
+    assert score_sentiment("riquísimo", "es").score > score_sentiment("rico", "es").score > 0
+
+
+def test_a_phrase_with_its_own_negation_is_not_negated_again():
+    # given "never let down" and "didn't expect such good"
+    # when scored
+    # then both are positive
+    assert score_sentiment("ни разу не подвели", "ru").label == POS
+    assert score_sentiment("Не ожидал такого хорошего сервиса", "ru").label == POS
+    assert score_sentiment("didn't expect such a great service", "en").label == POS
