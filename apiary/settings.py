@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "apiary.core",
     "apiary.accounts",
     "apiary.customers",
+    "apiary.listening",
     "apiary.web",
     "apiary.demo",
 ]

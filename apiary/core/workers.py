@@ -39,8 +39,24 @@ def _task_worker() -> tuple[Callable[[], None], Callable[[], None]]:
 
 
 # name -> factory returning (run, stop). run() blocks until stop() is called.
+def _listening_consumer():
+    from apiary.listening.consumer import consumer_worker
+
+    return consumer_worker()
+
+
+def _listening_sources():
+    from apiary.listening.runner import sources_worker
+
+    return sources_worker()
+
+
 WORKER_FACTORIES: dict[str, Callable[[], tuple[Callable[[], None], Callable[[], None]]]] = {
     "tasks": _task_worker,
+    # The ingestion stream's consumer: enrich and store mentions (listening/consumer.py).
+    "listening-consumer": _listening_consumer,
+    # Pulling sources' connectors, one leased thread per source (listening/runner.py).
+    "listening-sources": _listening_sources,
 }
 
 

@@ -115,12 +115,13 @@ def _not_utf8() -> RowError:
     return RowError(_("not valid UTF-8"))
 
 
-def _header_columns(header: str) -> tuple[str, list[str]]:
+def _header_columns(header: str, known=None) -> tuple[str, list[str]]:
     """Pick the delimiter whose split names the most known columns."""
+    known = KNOWN_COLUMNS if known is None else known
     best: tuple[int, int, str, list[str]] | None = None
     for delimiter in DELIMITERS:
         columns = [c.strip().lower() for c in next(csv.reader([header], delimiter=delimiter))]
-        score = (len(KNOWN_COLUMNS.intersection(columns)), len(columns))
+        score = (len(known.intersection(columns)), len(columns))
         if best is None or score > best[:2]:
             best = (*score, delimiter, columns)
     return best[2], best[3]
@@ -139,10 +140,18 @@ def _check_columns(columns: list[str]) -> None:
         )
 
 
-def iter_csv(fileobj: BinaryIO | Iterable[bytes], lines: _Lines | None = None):
+def iter_csv(
+    fileobj: BinaryIO | Iterable[bytes],
+    lines: _Lines | None = None,
+    *,
+    known_columns=None,
+    check_columns=None,
+):
     """Yield ``(line_number, dict | RowError)`` per record; raises ImportFileError for the file.
 
-    The delimiter (``,`` ``;`` or tab) is guessed from the header, which is required.
+    The delimiter (``,`` ``;`` or tab) is guessed from the header, which is required. Orders'
+    columns by default; another importer (mentions) passes its own ``known_columns`` and
+    ``check_columns(columns)`` (raising ImportFileError).
     """
     lines = lines or _Lines(fileobj)
     header = None
@@ -156,8 +165,8 @@ def iter_csv(fileobj: BinaryIO | Iterable[bytes], lines: _Lines | None = None):
             break
     if header is None:
         raise ImportFileError(_("The file is empty: a header line with column names is needed."))
-    delimiter, columns = _header_columns(header)
-    _check_columns(columns)
+    delimiter, columns = _header_columns(header, known_columns)
+    (check_columns or _check_columns)(columns)
     width = len(columns)
 
     reader = csv.reader(lines.texts(), delimiter=delimiter)
@@ -191,7 +200,9 @@ def iter_csv(fileobj: BinaryIO | Iterable[bytes], lines: _Lines | None = None):
         yield bad, _not_utf8()
 
 
-def iter_jsonl(fileobj: BinaryIO | Iterable[bytes], lines: _Lines | None = None):
+def iter_jsonl(
+    fileobj: BinaryIO | Iterable[bytes], lines: _Lines | None = None, *, what: str = "order"
+):
     """Yield ``(line_number, dict | RowError)``: one JSON object per line, blank lines skipped."""
     for number, text in lines or _Lines(fileobj):
         if text is None:
@@ -200,12 +211,15 @@ def iter_jsonl(fileobj: BinaryIO | Iterable[bytes], lines: _Lines | None = None)
         if not text.strip():
             continue
         try:
-            value = json.loads(text, parse_float=Decimal)
+            value = json.loads(text, parse_float=Decimal if what == "order" else float)
         except ValueError as exc:
             yield number, RowError(_("not valid JSON (%(error)s)") % {"error": exc})
             continue
         if not isinstance(value, dict):
-            yield number, RowError(_("must be a JSON object, one order per line"))
+            if what == "order":
+                yield number, RowError(_("must be a JSON object, one order per line"))
+            else:
+                yield number, RowError(_("must be a JSON object, one mention per line"))
             continue
         yield number, value
 

@@ -229,9 +229,8 @@ def raw_mention_validate(
     else:
         platform = platform.strip().lower()
         if platform not in PLATFORMS:
-            reasons.append(
-                f"platform: unknown platform {platform[:40]!r}; one of {', '.join(sorted(PLATFORMS))}"
-            )
+            known = ", ".join(sorted(PLATFORMS))
+            reasons.append(f"platform: unknown platform {platform[:40]!r}; one of {known}")
     external_id = _str(data, "external_id", reasons, limit=MAX_ID_CHARS, required=True)
     text = _str(data, "text", reasons, limit=MAX_TEXT_CHARS, required=True)
 

@@ -3,7 +3,7 @@
     apiary import orders orders.csv [--format csv|jsonl] [--batch-size 20000]
 
 Exit code 0 when the file was processed (even with rejected rows), 1 when it could not be read
-at all. Each importable kind is one entry in ``IMPORTERS`` (a later issue adds "mentions").
+at all. Each importable kind is one entry in ``IMPORTERS`` (orders, mentions).
 """
 
 from __future__ import annotations
@@ -21,12 +21,16 @@ from tqdm import tqdm
 # processed / created / updated / rejected / errors [{line, reason}] / file_error.
 IMPORTERS: dict[str, str] = {
     "orders": "apiary.customers.importers.orders_import",
+    "mentions": "apiary.listening.importers.mentions_import",
 }
 SHOWN_ERRORS = 50
 
 
 class Command(BaseCommand):
-    help = "Import a file (orders: CSV or JSON Lines) and print a report of rejected lines."
+    help = (
+        "Import a file (orders or mentions: CSV or JSON Lines) and print a report of rejected "
+        "lines."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("kind", choices=sorted(IMPORTERS), help="what the file holds")
@@ -91,10 +95,14 @@ class Command(BaseCommand):
         self._print_report(kind, file, report)
 
     def _print_report(self, kind: str, file: str, report) -> None:
-        self.stdout.write(
-            f"Imported {kind} from {file}: {report.processed} rows read, "
-            f"{report.created} created, {report.updated} updated, {report.rejected} rejected."
-        )
+        summary = getattr(report, "summary", None)
+        if summary is not None:
+            self.stdout.write(summary(kind, file))
+        else:
+            self.stdout.write(
+                f"Imported {kind} from {file}: {report.processed} rows read, "
+                f"{report.created} created, {report.updated} updated, {report.rejected} rejected."
+            )
         if not report.rejected:
             return
         self.stdout.write("Rejected lines:")

@@ -1,0 +1,263 @@
+"""Listening: sources, the durable outbox stream, enriched mentions, queries and rollups.
+
+Writes go through ``services/``; reads through ``selectors.py``. The mention table is written in
+bulk with plain SQL (``services/store.py``) because it is the pipeline's hot path; the ORM
+models here define the schema and serve every read.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class SourceKind(models.TextChoices):
+    WEBHOOK = "webhook", _("Webhook (push)")
+    FILE = "file", _("File import")
+    RSS = "rss", _("RSS / Atom feed")
+    MASTODON = "mastodon", _("Mastodon")
+    BLUESKY = "bluesky", _("Bluesky Jetstream")
+    REPLAY = "replay", _("Demo replay")
+
+
+# Kinds that run a connector loop in a worker (the others are pushed to us).
+RUNNING_KINDS = frozenset(
+    {SourceKind.RSS, SourceKind.MASTODON, SourceKind.BLUESKY, SourceKind.REPLAY}
+)
+
+
+class SourceStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    PAUSED = "paused", _("Paused")
+
+
+class Source(models.Model):
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=20, choices=SourceKind.choices)
+    config = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=SourceStatus.choices, default="active")
+    # Webhook sources: SHA-256 of the token (the token itself is shown once, at creation).
+    token_digest = models.CharField(max_length=64, blank=True, db_index=True)
+    token_prefix = models.CharField(max_length=16, blank=True)
+    # Where the connector resumes (feed ETag, Mastodon last id, Jetstream time_us, …).
+    cursor = models.JSONField(default=dict, blank=True)
+    # Which worker runs the connector, until when: one runner per source across processes.
+    runner = models.CharField(max_length=100, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    last_event_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    error_count = models.PositiveIntegerField(default=0)
+    rejected_count = models.PositiveBigIntegerField(default=0)
+    received_count = models.PositiveBigIntegerField(default=0)
+    # Median seconds between a post's own time and our receipt, over the last batch.
+    lag_seconds = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SourceMinute(models.Model):
+    """Events received per source per minute: the "events/min" figure, without scanning mentions."""
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="minutes")
+    minute = models.DateTimeField()
+    received = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "minute"], name="listening_source_minute")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_id}@{self.minute:%Y-%m-%d %H:%M}"
+
+
+class OutboxEntry(models.Model):
+    """The durable in-process stream: a received mention waits here until it is stored.
+
+    A row is written in the same transaction that accepts the mention (webhook answer,
+    connector cursor), and deleted in the same transaction that stores the mention, so a crash
+    anywhere in between leaves it here to be processed again (at-least-once); the unique
+    ``(platform, external_id)`` on mentions makes the retry harmless. ``available_at`` is a
+    lease: a consumer that claims a batch pushes it into the future; if the consumer dies, the
+    lease runs out and another takes the batch.
+    """
+
+    platform = models.CharField(max_length=20)
+    external_id = models.CharField(max_length=255)
+    payload = models.TextField()
+    enqueued_at = models.DateTimeField()
+    available_at = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=0)
+    # A batch that failed ``MAX_ATTEMPTS`` times is parked here instead of blocking the stream.
+    failed_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["failed_at", "available_at", "id"], name="listening_outbox_ready"),
+            models.Index(fields=["platform", "external_id"], name="listening_outbox_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"outbox {self.platform}:{self.external_id}"
+
+
+class QueryKind(models.TextChoices):
+    BRAND = "brand", _("Brand")
+    COMPETITOR = "competitor", _("Competitor")
+    TOPIC = "topic", _("Topic")
+
+
+class ListeningQuery(models.Model):
+    """A saved brand / competitor / topic query in the language of ``listening/queries.py``."""
+
+    name = models.CharField(max_length=120, unique=True)
+    kind = models.CharField(max_length=12, choices=QueryKind.choices)
+    text = models.TextField()
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["kind", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Sentiment(models.TextChoices):
+    POSITIVE = "positive", _("Positive")
+    NEUTRAL = "neutral", _("Neutral")
+    NEGATIVE = "negative", _("Negative")
+
+
+class Intent(models.TextChoices):
+    PURCHASE = "purchase", _("Purchase")
+    SUPPORT = "support", _("Support")
+    NONE = "none", _("None")
+
+
+class Mention(models.Model):
+    platform = models.CharField(max_length=20)
+    external_id = models.CharField(max_length=255)
+    source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.SET_NULL)
+    text = models.TextField()
+    url = models.CharField(max_length=2000, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+    received_at = models.DateTimeField()
+    stored_at = models.DateTimeField()
+    author_handle = models.CharField(max_length=300, blank=True)
+    author_name = models.CharField(max_length=300, blank=True)
+    author_url = models.CharField(max_length=2000, blank=True)
+    author_followers = models.BigIntegerField(null=True, blank=True)
+    author_location = models.CharField(max_length=300, blank=True)
+    parent_external_id = models.CharField(max_length=255, blank=True)
+    quote_external_id = models.CharField(max_length=255, blank=True)
+    language = models.CharField(max_length=8)
+    language_confidence = models.FloatField(default=0.0)
+    sentiment = models.CharField(max_length=8, choices=Sentiment.choices)
+    sentiment_score = models.FloatField(default=0.0)
+    sentiment_confidence = models.FloatField(default=0.0)
+    intent = models.CharField(max_length=8, choices=Intent.choices)
+    intent_cues = models.JSONField(default=list, blank=True)
+    # Matching query ids (denormalised for display); MentionMatch is the indexed form.
+    query_ids = models.JSONField(default=list, blank=True)
+    lat = models.FloatField(null=True, blank=True)
+    lon = models.FloatField(null=True, blank=True)
+    country = models.CharField(max_length=2, blank=True)
+    region = models.CharField(max_length=20, blank=True)
+    region_name = models.CharField(max_length=120, blank=True)
+    city = models.CharField(max_length=120, blank=True)
+    place_confidence = models.FloatField(null=True, blank=True)
+    place_source = models.CharField(max_length=12, blank=True)
+    customer = models.ForeignKey(
+        "customers.Customer",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="mentions",
+        db_index=False,  # the (customer, created_at) index below serves it
+    )
+    raw = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["platform", "external_id"], name="listening_mention_key"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["customer", "created_at"], name="listening_mention_customer"),
+            models.Index(fields=["source", "created_at"], name="listening_mention_source"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.platform}:{self.external_id}"
+
+
+class MentionMatch(models.Model):
+    """One row per (mention, matching query): "mentions of this competitor" is an index scan."""
+
+    mention = models.ForeignKey(Mention, on_delete=models.CASCADE, related_name="matches")
+    query = models.ForeignKey(ListeningQuery, on_delete=models.CASCADE, related_name="matches")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["mention", "query"], name="listening_match_key")
+        ]
+        indexes = [models.Index(fields=["query", "created_at"], name="listening_match_query_time")]
+
+    def __str__(self) -> str:
+        return f"{self.mention_id}~{self.query_id}"
+
+
+class MentionRollup(models.Model):
+    """Hourly counts by query, platform, language, sentiment, intent and country.
+
+    ``query_id`` 0 is "all mentions". Updated in the same transaction that stores the mentions,
+    counting only rows actually inserted, so re-delivered batches never count twice. Charts
+    read this, not the mention table.
+    """
+
+    hour = models.DateTimeField()
+    query_id = models.BigIntegerField(default=0)
+    platform = models.CharField(max_length=20)
+    language = models.CharField(max_length=8)
+    sentiment = models.CharField(max_length=8)
+    intent = models.CharField(max_length=8)
+    country = models.CharField(max_length=2, blank=True)
+    count = models.PositiveBigIntegerField(default=0)
+    reach = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "hour",
+                    "query_id",
+                    "platform",
+                    "language",
+                    "sentiment",
+                    "intent",
+                    "country",
+                ],
+                name="listening_rollup_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H}h q{self.query_id}: {self.count}"

@@ -1,0 +1,252 @@
+"""Storing enriched mentions: one bulk write per batch, idempotent by ``(platform, external_id)``.
+
+``mentions_store`` runs inside the caller's transaction (the stream consumer opens it, so the
+outbox rows are deleted — or the JetStream messages acked — only after this commits):
+
+1. ``INSERT … ON CONFLICT (platform, external_id) DO NOTHING RETURNING id, platform,
+   external_id`` in chunks — the rows that come back are the ones that are new;
+2. the query matches of the new rows (``MentionMatch``);
+3. hourly rollups, counted from the new rows only (``ON CONFLICT DO UPDATE count = count + n``),
+   so a re-delivered batch never counts twice;
+4. per-source counters (events per minute, last event, lag).
+
+Plain SQL on purpose: the ORM's ``bulk_create(ignore_conflicts=True)`` cannot tell which rows
+were new. Only this app's table and column names go into the SQL text; every value is a
+parameter.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import connection
+from django.utils import timezone
+
+from ..models import Mention, MentionMatch, MentionRollup, Source, SourceMinute
+from ..pipeline import EnrichedMention
+
+_MENTION_COLUMNS = [
+    "platform",
+    "external_id",
+    "source_id",
+    "text",
+    "url",
+    "created_at",
+    "received_at",
+    "stored_at",
+    "author_handle",
+    "author_name",
+    "author_url",
+    "author_followers",
+    "author_location",
+    "parent_external_id",
+    "quote_external_id",
+    "language",
+    "language_confidence",
+    "sentiment",
+    "sentiment_score",
+    "sentiment_confidence",
+    "intent",
+    "intent_cues",
+    "query_ids",
+    "lat",
+    "lon",
+    "country",
+    "region",
+    "region_name",
+    "city",
+    "place_confidence",
+    "place_source",
+    "customer_id",
+    "raw",
+]
+_ROWS_PER_STATEMENT = 250  # 33 columns × 250 = 8,250 parameters, under SQLite's 32,766
+
+
+@dataclass(slots=True)
+class StoreResult:
+    inserted: int
+    duplicates: int
+    ids: dict[tuple[str, str], int]
+
+
+def _q(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _adapters():
+    """Per-backend value adapters for datetime and JSON columns (computed once per call)."""
+    dt_field = Mention._meta.get_field("created_at")
+    json_field = Mention._meta.get_field("raw")
+    vendor = connection.vendor
+
+    if vendor == "sqlite":
+
+        def dt(value: datetime):
+            return connection.ops.adapt_datetimefield_value(value)
+
+        def js(value):
+            return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+    else:
+
+        def dt(value: datetime):
+            return value
+
+        def js(value):
+            return json_field.get_db_prep_value(value, connection)
+
+    del dt_field
+    return dt, js
+
+
+def _row(e: EnrichedMention, stored_at, dt, js) -> tuple:
+    r = e.raw
+    p = e.place
+    return (
+        r.platform,
+        r.external_id,
+        r.source_id,
+        r.text,
+        r.url,
+        dt(r.created_at),
+        dt(r.received_at),
+        stored_at,
+        r.author_handle,
+        r.author_name,
+        r.author_url,
+        r.author_followers,
+        r.author_location,
+        r.parent_external_id,
+        r.quote_external_id,
+        e.language,
+        e.language_confidence,
+        e.sentiment,
+        e.sentiment_score,
+        e.sentiment_confidence,
+        e.intent,
+        js(e.intent_cues),
+        js(e.query_ids),
+        p.lat if p is not None and p.lat is not None else r.lat,
+        p.lon if p is not None and p.lon is not None else r.lon,
+        p.country if p is not None else "",
+        p.region if p is not None else "",
+        p.region_name if p is not None else "",
+        p.city if p is not None else "",
+        p.confidence if p is not None else None,
+        p.source if p is not None else "",
+        e.customer_id,
+        js(r.raw),
+    )
+
+
+def _insert_mentions(batch: Sequence[EnrichedMention]) -> dict[tuple[str, str], int]:
+    dt, js = _adapters()
+    stored_at = dt(timezone.now())
+    table = _q(Mention._meta.db_table)
+    cols = ", ".join(_q(c) for c in _MENTION_COLUMNS)
+    one = "(" + ", ".join(["%s"] * len(_MENTION_COLUMNS)) + ")"
+    new: dict[tuple[str, str], int] = {}
+    with connection.cursor() as cursor:
+        for start in range(0, len(batch), _ROWS_PER_STATEMENT):
+            chunk = batch[start : start + _ROWS_PER_STATEMENT]
+            params: list = []
+            for e in chunk:
+                params.extend(_row(e, stored_at, dt, js))
+            cursor.execute(
+                f"INSERT INTO {table} ({cols}) VALUES {', '.join([one] * len(chunk))} "
+                f"ON CONFLICT ({_q('platform')}, {_q('external_id')}) DO NOTHING "
+                f"RETURNING {_q('id')}, {_q('platform')}, {_q('external_id')}",
+                params,
+            )
+            for mention_id, platform, external_id in cursor.fetchall():
+                new[(platform, external_id)] = mention_id
+    return new
+
+
+def _upsert(cursor, table: str, key_cols: list[str], value_cols: list[str], rows: list[tuple]):
+    """``INSERT … ON CONFLICT (keys) DO UPDATE SET v = v + excluded.v`` for counter tables."""
+    if not rows:
+        return
+    cols = key_cols + value_cols
+    one = "(" + ", ".join(["%s"] * len(cols)) + ")"
+    qt = _q(table)
+    sets = ", ".join(f"{_q(c)} = {qt}.{_q(c)} + excluded.{_q(c)}" for c in value_cols)
+    per = max(1, 8000 // len(cols))
+    for start in range(0, len(rows), per):
+        chunk = rows[start : start + per]
+        cursor.execute(
+            f"INSERT INTO {qt} ({', '.join(_q(c) for c in cols)}) "
+            f"VALUES {', '.join([one] * len(chunk))} "
+            f"ON CONFLICT ({', '.join(_q(c) for c in key_cols)}) DO UPDATE SET {sets}",
+            [v for row in chunk for v in row],
+        )
+
+
+def mentions_store(batch: Sequence[EnrichedMention]) -> StoreResult:
+    """Write one enriched batch (call inside ``transaction.atomic``)."""
+    if not batch:
+        return StoreResult(0, 0, {})
+    new = _insert_mentions(batch)
+    fresh = [e for e in batch if e.raw.key in new]
+    dt, _js = _adapters()
+
+    matches = [(new[e.raw.key], qid, dt(e.raw.created_at)) for e in fresh for qid in e.query_ids]
+    rollups: Counter = Counter()
+    reach: Counter = Counter()
+    per_source: dict[int, list[EnrichedMention]] = defaultdict(list)
+    for e in fresh:
+        r = e.raw
+        hour = r.created_at.replace(minute=0, second=0, microsecond=0)
+        country = e.place.country if e.place is not None else ""
+        followers = r.author_followers or 0
+        for qid in (0, *e.query_ids):
+            key = (hour, qid, r.platform, e.language, e.sentiment, e.intent, country)
+            rollups[key] += 1
+            reach[key] += followers
+        if r.source_id is not None:
+            per_source[r.source_id].append(e)
+
+    with connection.cursor() as cursor:
+        if matches:
+            mt = _q(MentionMatch._meta.db_table)
+            per = 2000
+            for start in range(0, len(matches), per):
+                chunk = matches[start : start + per]
+                cursor.execute(
+                    f"INSERT INTO {mt} ({_q('mention_id')}, {_q('query_id')}, {_q('created_at')}) "
+                    f"VALUES {', '.join(['(%s, %s, %s)'] * len(chunk))} "
+                    f"ON CONFLICT ({_q('mention_id')}, {_q('query_id')}) DO NOTHING",
+                    [v for row in chunk for v in row],
+                )
+        _upsert(
+            cursor,
+            MentionRollup._meta.db_table,
+            ["hour", "query_id", "platform", "language", "sentiment", "intent", "country"],
+            ["count", "reach"],
+            [(dt(k[0]), *k[1:], n, reach[k]) for k, n in rollups.items()],
+        )
+        minutes: Counter = Counter()
+        for source_id, items in per_source.items():
+            for e in items:
+                minute = e.raw.received_at.replace(second=0, microsecond=0)
+                minutes[(source_id, minute)] += 1
+        _upsert(
+            cursor,
+            SourceMinute._meta.db_table,
+            ["source_id", "minute"],
+            ["received", "rejected"],
+            [(sid, dt(minute), n, 0) for (sid, minute), n in minutes.items()],
+        )
+    now = timezone.now()
+    for source_id, items in per_source.items():
+        lags = [(e.raw.received_at - e.raw.created_at).total_seconds() for e in items]
+        Source.objects.filter(pk=source_id).update(
+            last_event_at=now, lag_seconds=max(0.0, statistics.median(lags))
+        )
+    return StoreResult(inserted=len(fresh), duplicates=len(batch) - len(fresh), ids=new)
