@@ -246,7 +246,10 @@ def _build() -> dict[str, Lexicon]:
     for term, value in _read_tsv("es_evomsa_affective.tsv"):
         es.add(term, float(value) * EVOMSA_WEIGHT, min_stem=EVOMSA_MIN_STEM, override=False)
     for term, value in _read_tsv("es.tsv"):
-        es.add(term, float(value))
+        if value.startswith("="):  # this word form only, its stem left alone ("mente" ≠ "mentir")
+            es.add(term, float(value[1:]), min_stem=EVOMSA_MIN_STEM)
+        else:
+            es.add(term, float(value))
 
     ru = Lexicon("ru", fold_ru, _snowball("russian"))
     for term, value in _read_tsv("ru.tsv"):

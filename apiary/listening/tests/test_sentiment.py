@@ -305,3 +305,14 @@ def test_a_phrase_with_its_own_negation_is_not_negated_again():
     assert score_sentiment("ни разу не подвели", "ru").label == POS
     assert score_sentiment("Не ожидал такого хорошего сервиса", "ru").label == POS
     assert score_sentiment("didn't expect such a great service", "en").label == POS
+
+
+def test_spanish_words_that_only_share_a_stem_with_a_valenced_word_are_not_valenced():
+    # given Spanish words whose Snowball stem is a valenced word's ("atentado" ~ "atento",
+    # "reino" ~ "reír", "seguir", "Franco") in otherwise neutral or negative posts
+    # when scored
+    # then the stem collision does not decide the label
+    assert score_sentiment("Nuevo atentado en la capital", "es").label == NEG
+    assert score_sentiment("Visita al reino de Marruecos", "es").label == NEU
+    assert score_sentiment("Podéis seguir la rueda de prensa en directo", "es").label == NEU
+    assert score_sentiment("Un libro sobre la época de Franco", "es").label == NEU
