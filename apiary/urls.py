@@ -20,6 +20,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("accounts/", include("apiary.accounts.urls")),
     path("customers/", include("apiary.customers.urls")),
+    path("listening/", include("apiary.listening.urls")),
     # The public, embeddable touchpoint where customers link their social accounts.
     path("connect/", views_connect.connect_view, name="connect"),
     path("connect/row/", views_connect.connect_row_view, name="connect_row"),

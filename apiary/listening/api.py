@@ -163,6 +163,13 @@ class MentionQuery(StrictIn):
 @paginate(LimitOffset)
 def mention_list(request, q: Query[MentionQuery]):
     api_require(request, Perm.LISTENING_VIEW)
+    unknown = set(request.GET) - set(MentionQuery.model_fields) - {"limit", "offset"}
+    if unknown:
+        raise ApiError(
+            422,
+            "unknown_filter",
+            _("Unknown filter(s): %(names)s.") % {"names": ", ".join(sorted(unknown))},
+        )
     data = q.model_dump(exclude_none=True)
     for key in ("created_after", "created_before"):
         if key in data:

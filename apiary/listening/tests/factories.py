@@ -13,16 +13,16 @@ _seq = itertools.count(1)
 def raw_mention(**changes) -> RawMention:
     n = next(_seq)
     received = now()
-    data = dict(
-        platform="bluesky",
-        external_id=f"at://did:plc:test/app.bsky.feed.post/{n}",
-        text="I love Northwind coffee, best espresso in Madrid ☕",
-        created_at=received - timedelta(seconds=5),
-        received_at=received,
-        author_handle=f"user{n}.bsky.social",
-        author_followers=100,
-        author_location="Madrid, España",
-    )
+    data = {
+        "platform": "bluesky",
+        "external_id": f"at://did:plc:test/app.bsky.feed.post/{n}",
+        "text": "I love Northwind coffee, best espresso in Madrid ☕",
+        "created_at": received - timedelta(seconds=5),
+        "received_at": received,
+        "author_handle": f"user{n}.bsky.social",
+        "author_followers": 100,
+        "author_location": "Madrid, España",
+    }
     data.update(changes)
     return RawMention(**data)
 

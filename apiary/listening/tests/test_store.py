@@ -43,7 +43,7 @@ def test_a_repeated_batch_stores_and_counts_nothing_twice():
     raws = [raw_mention(), raw_mention(), raw_mention()]
     store(raws)
     # when
-    again = store(raws + [raw_mention()])
+    again = store([*raws, raw_mention()])
     # then
     assert (again.inserted, again.duplicates) == (1, 3)
     assert Mention.objects.count() == 4

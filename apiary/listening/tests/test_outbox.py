@@ -1,0 +1,79 @@
+"""The outbox stream: claim with a lease, retry after a crash, park what fails on its own."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from apiary.listening.consumer import handle_batch
+from apiary.listening.models import Mention, OutboxEntry
+from apiary.listening.stream.outbox import MAX_ATTEMPTS, OutboxStream
+
+from .factories import raw_mention
+
+pytestmark = pytest.mark.django_db
+
+
+def test_claimed_rows_are_invisible_until_the_lease_runs_out():
+    # given
+    stream = OutboxStream()
+    stream.publish([raw_mention(), raw_mention()])
+    # when: a consumer claims and "dies" without settling
+    claimed = stream.claim(10)
+    again = stream.claim(10)
+    OutboxEntry.objects.update(available_at=timezone.now() - timedelta(seconds=1))
+    after_lease = stream.claim(10)
+    # then
+    assert len(claimed) == 2 and again == []
+    assert [r[0] for r in after_lease] == [r[0] for r in claimed]
+    assert [r[2] for r in after_lease] == [2, 2]
+
+
+def test_a_crashed_batch_is_stored_exactly_once_on_retry():
+    # given
+    stream = OutboxStream()
+    mentions = [raw_mention() for _ in range(5)]
+    stream.publish(mentions)
+    # when: the first consumer stored but died before deleting the outbox rows
+    rows = stream.claim(10)
+    handle_batch(stream._deliveries(rows))
+    OutboxEntry.objects.update(available_at=timezone.now())
+    stream.process_once(handle_batch)
+    # then
+    assert Mention.objects.count() == 5
+    assert OutboxEntry.objects.count() == 0
+
+
+def test_an_undecodable_row_is_parked_and_the_rest_stored():
+    # given
+    stream = OutboxStream()
+    stream.publish([raw_mention(), raw_mention()])
+    now = timezone.now()
+    OutboxEntry.objects.create(
+        platform="x", external_id="bad", payload="{broken", enqueued_at=now, available_at=now
+    )
+    # when
+    stream.process_once(handle_batch)
+    # then
+    assert Mention.objects.count() == 2
+    parked = OutboxEntry.objects.get()
+    assert parked.failed_at is not None and "undecodable" in parked.last_error
+    assert stream.pending() == 0
+
+
+def test_a_batch_that_keeps_failing_is_parked_after_max_attempts():
+    # given
+    stream = OutboxStream()
+    stream.publish([raw_mention()])
+
+    def broken(_deliveries):
+        raise RuntimeError("database on fire")
+
+    # when
+    for _ in range(MAX_ATTEMPTS):
+        OutboxEntry.objects.update(available_at=timezone.now())
+        stream.process_once(broken)
+    # then
+    row = OutboxEntry.objects.get()
+    assert row.failed_at is not None
+    assert "database on fire" in row.last_error
