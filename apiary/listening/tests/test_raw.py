@@ -28,7 +28,9 @@ def reasons(data) -> str:
 
 def test_valid_item_round_trips_through_json():
     # given
-    data = item(author={"handle": "ana", "followers": "12", "location": "Sevilla"}, lat=37.4, lon=-6)
+    data = item(
+        author={"handle": "ana", "followers": "12", "location": "Sevilla"}, lat=37.4, lon=-6
+    )
     # when
     mention = raw_mention_validate(data, received_at=NOW, source_id=3)
     again = mention_from_json(mention.to_json())
