@@ -12,7 +12,7 @@ import json
 import math
 import re
 import unicodedata
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -81,11 +81,18 @@ class RawMention:
         return (self.platform, self.external_id)
 
     def to_json(self) -> str:
-        """Stream/outbox encoding; :func:`mention_from_json` reverses it."""
-        data = asdict(self)
+        """Stream/outbox encoding; :func:`mention_from_json` reverses it.
+
+        Built field by field: ``dataclasses.asdict`` deep-copies ``raw`` and cost more than
+        the rest of receipt together (``raw`` is already plain JSON data)."""
+        data = {name: getattr(self, name) for name in _FIELD_NAMES}
         data["created_at"] = self.created_at.isoformat()
         data["received_at"] = self.received_at.isoformat()
-        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        return _ENCODER.encode(data)
+
+
+_FIELD_NAMES = tuple(f.name for f in fields(RawMention))
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def mention_from_json(payload: str | bytes) -> RawMention:

@@ -81,7 +81,6 @@ def _q(name: str) -> str:
 
 def _adapters():
     """Per-backend value adapters for datetime and JSON columns (computed once per call)."""
-    dt_field = Mention._meta.get_field("created_at")
     json_field = Mention._meta.get_field("raw")
     vendor = connection.vendor
 
@@ -101,7 +100,6 @@ def _adapters():
         def js(value):
             return json_field.get_db_prep_value(value, connection)
 
-    del dt_field
     return dt, js
 
 
@@ -145,7 +143,37 @@ def _row(e: EnrichedMention, stored_at, dt, js) -> tuple:
     )
 
 
+def _insert_mentions_postgres(batch: Sequence[EnrichedMention]) -> dict[tuple[str, str], int]:
+    """COPY into a scratch table, then one ``INSERT … SELECT … ON CONFLICT DO NOTHING
+    RETURNING``: a client-side bound multi-row VALUES cost three times as much here."""
+    dt, js = _adapters()
+    stored_at = timezone.now()
+    table = _q(Mention._meta.db_table)
+    scratch = _q("scratch_listening_mention")
+    cols = ", ".join(_q(c) for c in _MENTION_COLUMNS)
+    new: dict[tuple[str, str], int] = {}
+    with connection.wrap_database_errors, connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {scratch} ON COMMIT DROP AS "
+            f"SELECT {cols} FROM {table} WITH NO DATA"
+        )
+        cursor.execute(f"TRUNCATE {scratch}")
+        with cursor.cursor.copy(f"COPY {scratch} ({cols}) FROM STDIN") as copy:
+            for e in batch:
+                copy.write_row(_row(e, stored_at, dt, js))
+        cursor.execute(
+            f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {scratch} "
+            f"ON CONFLICT ({_q('platform')}, {_q('external_id')}) DO NOTHING "
+            f"RETURNING {_q('id')}, {_q('platform')}, {_q('external_id')}"
+        )
+        for mention_id, platform, external_id in cursor.fetchall():
+            new[(platform, external_id)] = mention_id
+    return new
+
+
 def _insert_mentions(batch: Sequence[EnrichedMention]) -> dict[tuple[str, str], int]:
+    if connection.vendor == "postgresql":
+        return _insert_mentions_postgres(batch)
     dt, js = _adapters()
     stored_at = dt(timezone.now())
     table = _q(Mention._meta.db_table)
