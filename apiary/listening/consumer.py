@@ -101,7 +101,10 @@ def pipeline_state() -> PipelineState:
 def process_mentions(raws, *, state: PipelineState | None = None) -> StoreResult:
     """Enrich and store a list of RawMention (caller holds the transaction)."""
     state = state or _state
-    enriched = enrich(raws, book=state.book(), identities=state.identities())
+    return store_enriched(enrich(raws, book=state.book(), identities=state.identities()))
+
+
+def store_enriched(enriched: list[EnrichedMention]) -> StoreResult:
     result = mentions_store(enriched)
     for hook in after_store:
         hook(enriched, result)
@@ -109,10 +112,16 @@ def process_mentions(raws, *, state: PipelineState | None = None) -> StoreResult
 
 
 def handle_batch(
-    deliveries: list[Delivery], *, state: PipelineState | None = None
+    deliveries: list[Delivery],
+    *,
+    state: PipelineState | None = None,
+    settle: Callable[[dict[int, str]], None] | None = None,
 ) -> dict[int, str]:
+    """Enrich (no transaction held) then store, calling ``settle(failed)`` inside the storage
+    transaction when the stream gives one (the outbox deletes its rows there)."""
     from django.db import transaction
 
+    state = state or _state
     failed: dict[int, str] = {}
     good: list[int] = []
     for i, d in enumerate(deliveries):
@@ -120,25 +129,41 @@ def handle_batch(
             failed[i] = d.error or "undecodable message"
         else:
             good.append(i)
-    if not good:
+
+    def finish() -> dict[int, str]:
+        if settle is not None:
+            with transaction.atomic():
+                settle(failed)
         return failed
+
+    if not good:
+        return finish()
     try:
+        enriched = enrich(
+            [deliveries[i].mention for i in good], book=state.book(), identities=state.identities()
+        )
         with transaction.atomic():
-            process_mentions([deliveries[i].mention for i in good], state=state)
+            store_enriched(enriched)
+            if settle is not None:
+                settle(failed)
+        return failed
     except Exception as exc:
         if len(good) == 1:
             failed[good[0]] = f"{type(exc).__name__}: {exc}"
             logger.warning("Mention %s failed: %s", deliveries[good[0]].mention.key, exc)
-            return failed
-        # Split the batch: find the bad records, store the rest.
-        for i in good:
-            try:
-                with transaction.atomic():
-                    process_mentions([deliveries[i].mention], state=state)
-            except Exception as one_exc:
-                failed[i] = f"{type(one_exc).__name__}: {one_exc}"
-                logger.warning("Mention %s failed: %s", deliveries[i].mention.key, one_exc)
-    return failed
+            return finish()
+    # Split the batch: find the bad records, store the rest.
+    for i in good:
+        try:
+            with transaction.atomic():
+                process_mentions([deliveries[i].mention], state=state)
+        except Exception as one_exc:
+            failed[i] = f"{type(one_exc).__name__}: {one_exc}"
+            logger.warning("Mention %s failed: %s", deliveries[i].mention.key, one_exc)
+    return finish()
+
+
+handle_batch.supports_settle = True
 
 
 def consumer_worker():
