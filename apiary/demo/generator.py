@@ -14,6 +14,7 @@ from django.db import transaction
 
 from apiary.demo.steps import accounts as accounts_step
 from apiary.demo.steps import customers as customers_step
+from apiary.demo.steps import listening as listening_step
 
 DEMO_PASSWORD = "apiary-demo-2026"  # noqa: S105  (printed on purpose: demo data only)
 ADMIN_EMAIL = "admin@apiary.local"
@@ -30,6 +31,7 @@ class DemoContext:
 STEPS: list[tuple[str, Callable[[DemoContext], str]]] = [
     ("accounts", accounts_step.run),
     ("customers", customers_step.run),
+    ("listening", listening_step.run),
 ]
 
 
