@@ -42,7 +42,7 @@ QUERIES = [
         "topic",
         "(delivery OR доставк* OR entrega OR pedido OR заказ) AND "
         "(late OR never OR lost OR опозда* OR пришёл OR llega OR tarde OR retraso)",
-    ),  # fmt: skip
+    ),
     ("Espresso", "topic", "espresso OR эспрессо OR expreso OR #espresso"),
     ("Prices", "topic", "price* OR expensive OR цен* OR дорого OR precio* OR caro"),
     ("Subscriptions", "topic", "subscription OR подписк* OR suscripci*"),
