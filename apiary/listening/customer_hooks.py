@@ -8,6 +8,12 @@ from django.utils.translation import gettext_lazy as _
 from apiary.customers import timeline
 from apiary.customers.services.privacy import register_eraser, register_exporter
 
+from .consumer import register_after_store
+from .tasks import enqueue_identity_suggestions
+
+# Near-match identity suggestions for new mentions' unknown authors, in the background.
+register_after_store(enqueue_identity_suggestions)
+
 
 @timeline.register("mention", label=_("Mentions"))
 def _mention_events(*, customer_ids, before, limit):

@@ -100,3 +100,30 @@ def test_country_filter_in_a_query_uses_the_place_stage():
     )
     # then
     assert MentionMatch.objects.filter(query=q).count() == 1
+
+
+def test_unknown_author_who_looks_like_a_customer_goes_to_the_review_queue(
+    settings, django_capture_on_commit_callbacks
+):
+    # given
+    from apiary.customers.models import IdentitySuggestion
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    customer = Customer.objects.create(
+        email="lucia@example.com", name="Lucía Fernández", city="Sevilla"
+    )
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        store(
+            [
+                raw_mention(
+                    author_handle="luciaf.bsky.social",
+                    author_name="Lucia Fernandez",
+                    author_location="Sevilla, España",
+                )
+            ]
+        )
+    # then: suggested for review, not linked
+    suggestion = IdentitySuggestion.objects.get()
+    assert suggestion.customer_id == customer.pk and suggestion.status == "pending"
+    assert Mention.objects.get().customer_id is None
