@@ -20,6 +20,7 @@ from .models import ListeningQuery, Source
 from .services import ingest
 from .services import queries as query_services
 from .services import sources as source_services
+from .stream.base import StreamUnavailable
 
 router = Router(tags=["listening"])
 
@@ -96,7 +97,15 @@ def mentions_webhook(request):
     if source.status != "active":
         raise ApiError(409, "source_paused", _("This source is paused; resume it to send."))
     items = _items(request.body)
-    results = ingest.mentions_receive(source=source, items=items)
+    try:
+        results = ingest.mentions_receive(source=source, items=items)
+    except StreamUnavailable as exc:
+        # Nothing was acknowledged: the sender keeps the batch and retries, nothing is lost.
+        raise ApiError(
+            503,
+            "stream_unavailable",
+            _("The ingestion stream is unavailable; retry later. (%s)") % exc,
+        ) from None
     counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
     for r in results:
         counts[r.status] += 1

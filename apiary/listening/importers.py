@@ -41,6 +41,7 @@ from apiary.customers.importers import (
 )
 
 from .raw import Rejected, now, raw_mention_validate
+from .stream.base import StreamUnavailable
 
 ALIASES = {
     "id": "external_id",
@@ -224,10 +225,16 @@ def mentions_import(
             batch.append(mention)
             if len(batch) >= batch_size:
                 flush()
+        flush()
     except ImportFileError as exc:
         report.file_error = str(exc)
         return report
-    flush()
+    except StreamUnavailable as exc:
+        report.file_error = _(
+            "The ingestion stream is unavailable (%(error)s); lines up to %(line)d were queued. "
+            "Importing the file again later is safe: repeats are skipped."
+        ) % {"error": exc, "line": report.processed}
+        return report
     if report.rejected:
         source_received(source_id=source.pk, received=0, rejected=report.rejected)
     return report

@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _l
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from apiary.accounts.access import Perm, permission_required, user_has_permission
@@ -29,23 +29,30 @@ FILTERS = ("platform", "language", "sentiment", "intent")
 # What the "add source" form offers per kind: field name → (label, placeholder). Turned into
 # the connector's config; the connector validates it (errors come back on the form).
 KIND_FIELDS = {
-    "webhook": [("default_platform", _l("Default platform"), "bluesky")],
+    "webhook": [("default_platform", gettext_lazy("Default platform"), "bluesky")],
     "rss": [
-        ("url", _l("Feed URL"), "https://www.trustpilot.com/review/example.com/rss"),
-        ("interval_seconds", _l("Poll every (seconds)"), "300"),
-        ("platform", _l("Platform"), "trustpilot"),
+        ("url", gettext_lazy("Feed URL"), "https://www.trustpilot.com/review/example.com/rss"),
+        ("interval_seconds", gettext_lazy("Poll every (seconds)"), "300"),
+        ("platform", gettext_lazy("Platform"), "trustpilot"),
     ],
     "mastodon": [
-        ("base_url", _l("Instance URL"), "https://mastodon.social"),
-        ("timeline", _l("Timeline (hashtag, public, public:local)"), "hashtag"),
-        ("hashtag", _l("Hashtag"), "coffee"),
-        ("access_token", _l("Access token (optional)"), ""),
+        ("base_url", gettext_lazy("Instance URL"), "https://mastodon.social"),
+        ("timeline", gettext_lazy("Timeline (hashtag, public, public:local)"), "hashtag"),
+        ("hashtag", gettext_lazy("Hashtag"), "coffee"),
+        ("access_token", gettext_lazy("Access token (optional)"), ""),
     ],
     "bluesky": [
-        ("url", _l("Jetstream URL"), "wss://jetstream2.us-east.bsky.network/subscribe"),
-        ("keywords", _l("Keywords (comma-separated, empty = all posts)"), "northwind, coffee"),
+        ("url", gettext_lazy("Jetstream URL"), "wss://jetstream2.us-east.bsky.network/subscribe"),
+        (
+            "keywords",
+            gettext_lazy("Keywords (comma-separated, empty = all posts)"),
+            "northwind, coffee",
+        ),
     ],
-    "replay": [("rate_per_minute", _l("Mentions per minute"), "30"), ("seed", _l("Seed"), "2026")],
+    "replay": [
+        ("rate_per_minute", gettext_lazy("Mentions per minute"), "30"),
+        ("seed", gettext_lazy("Seed"), "2026"),
+    ],
 }
 _NUMBERS = {"interval_seconds", "rate_per_minute", "seed"}
 _LISTS = {"keywords"}

@@ -27,6 +27,11 @@ class Delivery:
 Handler = Callable[[list[Delivery]], dict[int, str]]
 
 
+class StreamUnavailable(RuntimeError):
+    """The broker cannot take messages now (down, unreachable, not acking). Callers answer
+    503 and lose nothing: nothing was acknowledged to the sender."""
+
+
 class Stream:
     name = "stream"
     # True when ``publish`` joins the caller's database transaction (the outbox): the caller

@@ -60,7 +60,7 @@ from django.utils import timezone
 
 from ..models import OutboxEntry
 from ..raw import RawMention, mention_from_json
-from .base import Delivery, Handler, Stream
+from .base import Delivery, Handler, Stream, StreamUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -82,10 +82,6 @@ OP_TIMEOUT = 10.0
 CONSUMER_CHECK_SECONDS = 30.0  # an idle consumer re-checks that its durable still exists
 RECONNECT_WAIT = 2.0
 LOG_EVERY = 30.0  # seconds between repeated "broker unreachable" warnings
-
-
-class StreamUnavailable(RuntimeError):
-    """JetStream could not take (or confirm) the messages; nothing is known to be durable."""
 
 
 def _parse_url(url: str) -> dict:

@@ -221,3 +221,20 @@ def test_classify_api(api, make_user):
     assert [o["language"] for o in out] == ["es", "ru"]
     assert out[0]["intent"] == "purchase"
     assert analyst.post("/api/v1/listening/classify", {"texts": []}).status_code == 422
+
+
+def test_broker_down_answers_503_and_accepts_nothing(hook, settings):
+    # given: the stream points at a NATS server that is not there
+    from apiary.listening import stream as streams
+
+    _source, token = hook
+    settings.APIARY_STREAM_URL = "nats://127.0.0.1:1?stream=APIARY_DOWN&subject=apiary.down"
+    try:
+        # when
+        response = send(token, [item(1)])
+    finally:
+        streams.close_all()
+    # then
+    assert response.status_code == 503
+    assert response.json()["code"] == "stream_unavailable"
+    assert Mention.objects.count() == 0 and OutboxEntry.objects.count() == 0
