@@ -77,3 +77,31 @@ def test_a_batch_that_keeps_failing_is_parked_after_max_attempts():
     row = OutboxEntry.objects.get()
     assert row.failed_at is not None
     assert "database on fire" in row.last_error
+
+
+def test_parked_records_can_be_put_back_on_the_stream():
+    # given: one good record parked after a (since fixed) failure, one that cannot be decoded
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    stream = OutboxStream()
+    stream.publish([raw_mention()])
+    now = timezone.now()
+    OutboxEntry.objects.update(failed_at=now, last_error="boom")
+    OutboxEntry.objects.create(
+        platform="x",
+        external_id="bad",
+        payload="{broken",
+        enqueued_at=now,
+        available_at=now,
+        failed_at=now,
+    )
+    # when
+    out = StringIO()
+    call_command("listening_retry_failed", stdout=out)
+    stream.process_once(handle_batch)
+    # then
+    assert "Re-published 1 parked records; 1 still cannot be decoded." in out.getvalue()
+    assert Mention.objects.count() == 1
+    assert OutboxEntry.objects.get().external_id == "bad"
