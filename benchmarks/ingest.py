@@ -83,7 +83,7 @@ def producer(mentions: int, steady_rate: int, steady_seconds: int) -> None:
     import django
 
     django.setup()
-    from django.db import connection
+    from django.db import connection, reset_queries
 
     from apiary.listening.connectors.replay import generate_mentions
     from apiary.listening.models import ListeningQuery, Mention, MentionRollup
@@ -123,6 +123,7 @@ def producer(mentions: int, steady_rate: int, steady_seconds: int) -> None:
         for item in _items(gen):
             batch.append(item)
             if len(batch) >= 1000:
+                reset_queries()
                 mentions_receive(source=source, items=batch)
                 sent += len(batch)
                 batch.clear()
@@ -221,6 +222,10 @@ def run_one(backend: str, stream: str, args) -> dict:
         "APIARY_STREAM_URL": stream_url,
         "APIARY_DATA_DIR": str(tmp),
         "APIARY_LOG_LEVEL": "WARNING",
+        # Production mode, as a deployment runs it (DEBUG off: no query log, no debug checks).
+        "APIARY_DEBUG": "false",
+        "APIARY_SECRET_KEY": "bench-" + uuid.uuid4().hex + uuid.uuid4().hex,
+        "APIARY_ALLOWED_HOSTS": "127.0.0.1,localhost",
     }
     subprocess.run([str(BIN / "apiary"), "migrate", "-v", "0"], env=env, check=True, cwd=ROOT)
     workers = [

@@ -119,8 +119,11 @@ def handle_batch(
 ) -> dict[int, str]:
     """Enrich (no transaction held) then store, calling ``settle(failed)`` inside the storage
     transaction when the stream gives one (the outbox deletes its rows there)."""
-    from django.db import transaction
+    from django.db import reset_queries, transaction
 
+    # With DEBUG on (the demo), Django keeps every query of a connection; a long-running worker
+    # has no request cycle to clear them, and bulk statements are large.
+    reset_queries()
     state = state or _state
     failed: dict[int, str] = {}
     good: list[int] = []

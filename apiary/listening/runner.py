@@ -22,7 +22,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from django.db import close_old_connections, connection, transaction
+from django.db import close_old_connections, connection, reset_queries, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -55,6 +55,7 @@ class DbConnectorContext:
         return self._stop.is_set()
 
     def emit(self, mentions: list[RawMention], *, cursor: dict[str, Any] | None = None) -> None:
+        reset_queries()  # long-running thread, no request cycle: keep DEBUG's query log small
         for m in mentions:
             m.source_id = self.source_id
         stream = get_stream()
@@ -151,6 +152,7 @@ class SourceSupervisor:
         )
 
     def tick(self) -> None:
+        reset_queries()
         wanted = {
             s.pk: s
             for s in Source.objects.filter(
