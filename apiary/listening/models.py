@@ -107,7 +107,13 @@ class OutboxEntry(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["failed_at", "available_at", "id"], name="listening_outbox_ready"),
+            # Claims walk this in id order and stop after a batch, however long the backlog:
+            # an index led by available_at made each claim scan and sort every ready row.
+            models.Index(
+                fields=["id"],
+                condition=models.Q(failed_at__isnull=True),
+                name="listening_outbox_ready",
+            ),
             models.Index(fields=["platform", "external_id"], name="listening_outbox_key"),
         ]
 

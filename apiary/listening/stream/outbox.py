@@ -146,6 +146,13 @@ class OutboxStream(Stream):
         deliveries = self._deliveries(rows)
 
         def settle(failed: dict[int, str]) -> None:
+            if connection.vendor == "postgresql":
+                # Safe to not wait for the WAL flush here (unlike at receipt): the outbox rows
+                # are deleted in this same transaction, so a commit lost in a crash loses the
+                # deletion too and the batch is simply stored again. (Not so for NATS, which
+                # acks after the commit: its consumer keeps synchronous commits.)
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL synchronous_commit = off")
             done = [d.handle for i, d in enumerate(deliveries) if i not in failed]
             self.settle(done)
             if failed:
