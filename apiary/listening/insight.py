@@ -97,20 +97,23 @@ def window(
     start: datetime | None, end: datetime | None, *, names: tuple[str, str] = ("start", "end")
 ) -> Window:
     """The effective window for ``start``/``end`` (no zone = UTC; default: the last 30 days)."""
-    end = assume_utc(end).astimezone(UTC) if end is not None else _ceil_hour(timezone.now())
-    start = (
-        assume_utc(start).astimezone(UTC)
-        if start is not None
-        else end - timedelta(days=DEFAULT_DAYS)
-    )
-    for name, value in zip(names, (start, end), strict=True):
-        if not EARLIEST <= value <= LATEST:
+
+    def checked(name: str, value: datetime) -> datetime:
+        try:
+            value = assume_utc(value).astimezone(UTC)
+        except OverflowError:  # year 1 with a positive offset, year 9999 with a negative one
+            value = None
+        if value is None or not EARLIEST <= value <= LATEST:
             raise ApiError(
                 422,
                 "out_of_range",
                 _("%(name)s must be between %(earliest)s and %(latest)s.")
                 % {"name": name, "earliest": "2000-01-01", "latest": "2100-01-01"},
             )
+        return value
+
+    end = checked(names[1], end) if end is not None else _ceil_hour(timezone.now())
+    start = checked(names[0], start) if start is not None else end - timedelta(days=DEFAULT_DAYS)
     if start >= end:
         raise ApiError(
             422,
@@ -234,7 +237,9 @@ def _share(value: int, total: int) -> float | None:
 
 def query_get(query_id: int, *, kinds: tuple[str, ...] | None = None) -> ListeningQuery:
     """The query, or 404; a query of another kind than ``kinds`` is a 422."""
-    query = ListeningQuery.objects.filter(pk=query_id).first()
+    # An id beyond a 64-bit integer cannot exist (and would overflow the database driver).
+    in_range = 0 < query_id < 2**63
+    query = ListeningQuery.objects.filter(pk=query_id).first() if in_range else None
     if query is None:
         raise ApiError(404, "not_found", _("No such query."))
     if kinds is not None and query.kind not in kinds:
