@@ -139,9 +139,19 @@ def _history(rng: random.Random, seed: int, replay: Source) -> int:
     identities = list(
         SocialIdentity.objects.filter(withdrawn_at__isnull=True).values_list("platform", "handle")
     )
+    # The generator's spikes and stories speed the clock up, so a fixed count ends early;
+    # stretch the times linearly to fill the whole month, up to a few minutes ago.
+    first, last = mentions[0].created_at, mentions[-1].created_at
+    end = now - timedelta(minutes=5)
+    scale = (end - start) / (last - first) if last > first else 1
+
+    def stretch(at):
+        return start + (at - first) * scale
+
     out = []
     for m in mentions:
-        m = replace(m, external_id=f"history-{m.external_id}", received_at=m.created_at)
+        at = stretch(m.created_at)
+        m = replace(m, external_id=f"history-{m.external_id}", created_at=at, received_at=at)
         if identities and rng.random() < LINKED_SHARE:
             platform, handle = rng.choice(identities)
             m = replace(m, platform=platform, author_handle=handle)
