@@ -21,6 +21,8 @@ MAX_TEXT = 20_000
 
 class Command(BaseCommand):
     help = "Classify JSON Lines from stdin: language, sentiment and intent per line."
+    # Pure stages, no database: works on a machine without one (and its checks would fail).
+    requires_system_checks = []
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--chunk", type=int, default=CHUNK, help="lines per batch")
