@@ -84,13 +84,12 @@ def producer(mentions: int, steady_rate: int, steady_seconds: int) -> None:
 
     django.setup()
     from django.db import connection, reset_queries
+    from tqdm import tqdm
 
     from apiary.listening.connectors.replay import generate_mentions
     from apiary.listening.models import ListeningQuery, Mention, MentionRollup
     from apiary.listening.services.ingest import mentions_receive
     from apiary.listening.services.sources import source_create
-
-    from tqdm import tqdm
 
     # A realistic query book: the brand, three competitors, a dozen topics.
     for name, kind, text in [

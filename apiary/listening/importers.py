@@ -135,21 +135,6 @@ def row_to_item(row: dict[str, Any], platform: str | None) -> dict[str, Any]:
     return item
 
 
-def _stored_count(keys) -> int:
-    from .models import Mention
-
-    count = 0
-    by_platform: dict[str, list[str]] = {}
-    for platform, external_id in keys:
-        by_platform.setdefault(platform, []).append(external_id)
-    for platform, ids in by_platform.items():
-        for start in range(0, len(ids), 900):
-            count += Mention.objects.filter(
-                platform=platform, external_id__in=ids[start : start + 900]
-            ).count()
-    return count
-
-
 def mentions_import(
     *,
     fileobj: BinaryIO,
@@ -162,7 +147,8 @@ def mentions_import(
     from django.db import transaction
 
     from .consumer import handle_batch
-    from .services.ingest import known_keys
+    from .models import Mention
+    from .services.ingest import keys_present, known_keys
     from .services.sources import file_source_get, source_received
     from .stream import get_stream
 
@@ -196,7 +182,7 @@ def mentions_import(
                 # Drain what we queued so the command returns with the mentions stored.
                 while stream.process_once(handle_batch, batch_size=1000):
                     pass
-                report.created += _stored_count([m.key for m in fresh])
+                report.created += len(keys_present(Mention, [m.key for m in fresh]))
             else:
                 report.queued += len(fresh)
             batch.clear()

@@ -45,14 +45,6 @@ def mention_list(
     return qs.order_by("-created_at", "-pk")
 
 
-def mention_latest(*, limit: int = 50, after_id: int | None = None) -> list[Mention]:
-    """Newest stored mentions (by arrival), for the live page."""
-    qs = Mention.objects.order_by("-pk")
-    if after_id is not None:
-        qs = qs.filter(pk__gt=after_id)
-    return list(qs.select_related("customer")[:limit])
-
-
 def source_list(*, include_deleted: bool = False) -> QuerySet[Source]:
     qs = Source.objects.all()
     if not include_deleted:

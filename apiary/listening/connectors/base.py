@@ -24,6 +24,7 @@ world only through its :class:`ConnectorContext`:
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
@@ -58,7 +59,7 @@ class ConnectorContext(Protocol):
     def sleep(self, seconds: float) -> bool: ...
 
 
-class Connector:
+class Connector(ABC):
     kind: ClassVar[str] = ""
     # The platform a mention gets when the wire format does not say (RSS items: "web").
     default_platform: ClassVar[str] = "other"
@@ -73,8 +74,9 @@ class Connector:
         """Return a cleaned copy of ``config`` or raise :class:`ConnectorError`."""
         return dict(config)
 
-    def run(self) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def run(self) -> None:
+        """Block, fetching and emitting, until ``self.ctx.stopping``."""
 
 
 @dataclass

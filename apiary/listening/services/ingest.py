@@ -36,22 +36,26 @@ class ItemResult:
         return out
 
 
-def known_keys(keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
-    """Which of ``keys`` are already stored, or waiting in the outbox."""
+def keys_present(model, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which ``(platform, external_id)`` keys have a row in ``model`` (Mention or OutboxEntry):
+    one indexed ``IN`` query per platform and chunk of 900 (SQLite's parameter limit)."""
     found: set[tuple[str, str]] = set()
     by_platform: dict[str, list[str]] = {}
     for platform, external_id in keys:
         by_platform.setdefault(platform, []).append(external_id)
     for platform, ids in by_platform.items():
         for start in range(0, len(ids), 900):
-            chunk = ids[start : start + 900]
-            for model in (Mention, OutboxEntry):
-                found.update(
-                    model.objects.filter(platform=platform, external_id__in=chunk).values_list(
-                        "platform", "external_id"
-                    )
-                )
+            found.update(
+                model.objects.filter(
+                    platform=platform, external_id__in=ids[start : start + 900]
+                ).values_list("platform", "external_id")
+            )
     return found
+
+
+def known_keys(keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of ``keys`` are already stored, or waiting in the outbox."""
+    return keys_present(Mention, keys) | keys_present(OutboxEntry, keys)
 
 
 def mentions_receive(

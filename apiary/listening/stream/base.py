@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,23 +33,23 @@ class StreamUnavailable(RuntimeError):
     503 and lose nothing: nothing was acknowledged to the sender."""
 
 
-class Stream:
+class Stream(ABC):
     name = "stream"
     # True when ``publish`` joins the caller's database transaction (the outbox): the caller
     # can then save a cursor atomically with the batch.
     transactional = False
 
+    @abstractmethod
     def publish(self, mentions: Sequence[RawMention]) -> None:
         """Make ``mentions`` durable; returns only once they are (outbox row / JetStream ack)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def consume(self, handler: Handler, stop: threading.Event, *, batch_size: int = 500) -> None:
         """Call ``handler`` with batches until ``stop`` is set."""
-        raise NotImplementedError
 
     def pending(self) -> int | None:
         """Messages waiting to be stored (None if unknown)."""
         return None
 
-    def close(self) -> None:
-        pass
+    def close(self) -> None:  # noqa: B027 (optional hook: the outbox holds nothing to close)
+        """Release connections (the NATS stream's loop thread); nothing by default."""
