@@ -7,6 +7,7 @@ The fuller search, map and charts come with the listening-insight issue.
 from __future__ import annotations
 
 import json
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -78,7 +79,7 @@ def live_view(request: HttpRequest) -> HttpResponse:
         "mentions": mentions,
         "newest": newest,
         "filters": filters,
-        "filter_query": "&".join(f"{k}={v}" for k, v in filters.items()),
+        "filter_query": urlencode(filters),
         "status": selectors.stream_status(),
         "platforms": sorted({m.platform for m in mentions}),
     }
@@ -99,7 +100,8 @@ def live_rows_view(request: HttpRequest) -> HttpResponse:
     response = render(
         request,
         "listening/_live_rows.html",
-        {"mentions": mentions, "newest": newest, "filter_query": request.GET.urlencode()},
+        # Only the filters: the poller's own ``after`` moves forward with every answer.
+        {"mentions": mentions, "newest": newest, "filter_query": urlencode(filters)},
     )
     return response
 
