@@ -113,7 +113,10 @@ class Rejected(ValueError):
 
 def clean_text(value: str) -> str:
     """Unicode NFC, no control characters (tab/newline kept), trimmed."""
-    return _CONTROL_RE.sub("", unicodedata.normalize("NFC", value)).strip()
+    # is_normalized is a quick check that skips the copy for the usual, already-NFC text.
+    if not value.isascii() and not unicodedata.is_normalized("NFC", value):
+        value = unicodedata.normalize("NFC", value)
+    return _CONTROL_RE.sub("", value).strip()
 
 
 def parse_time(value: Any) -> datetime:
@@ -158,7 +161,7 @@ def _str(data: dict, name: str, reasons: list[str], *, limit: int, required=Fals
     if not isinstance(value, str):
         reasons.append(f"{name}: must be a string")
         return ""
-    if _SURROGATE_RE.search(value):
+    if not value.isascii() and _SURROGATE_RE.search(value):
         reasons.append(f"{name}: is not valid UTF-8")
         return ""
     value = clean_text(value)

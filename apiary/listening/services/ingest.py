@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from ..models import Mention, OutboxEntry, Source
 from ..raw import RawMention, Rejected, now, raw_mention_validate
@@ -37,25 +37,50 @@ class ItemResult:
 
 
 def keys_present(model, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
-    """Which ``(platform, external_id)`` keys have a row in ``model`` (Mention or OutboxEntry):
-    one indexed ``IN`` query per platform and chunk of 900 (SQLite's parameter limit)."""
-    found: set[tuple[str, str]] = set()
-    by_platform: dict[str, list[str]] = {}
-    for platform, external_id in keys:
-        by_platform.setdefault(platform, []).append(external_id)
-    for platform, ids in by_platform.items():
-        for start in range(0, len(ids), 900):
-            found.update(
-                model.objects.filter(
-                    platform=platform, external_id__in=ids[start : start + 900]
-                ).values_list("platform", "external_id")
-            )
-    return found
+    """Which ``(platform, external_id)`` keys have a row in ``model`` (Mention or OutboxEntry)."""
+    return _keys_in((model,), keys)
 
 
 def known_keys(keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
     """Which of ``keys`` are already stored, or waiting in the outbox."""
-    return keys_present(Mention, keys) | keys_present(OutboxEntry, keys)
+    return _keys_in((Mention, OutboxEntry), keys)
+
+
+def _keys_in(models_: Sequence[Any], keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+    if not keys:
+        return set()
+    if connection.vendor == "postgresql":
+        # One round trip for the whole batch and every table: the keys travel as two arrays
+        # (two parameters, not 2,000) and the row-value join walks each unique index. The
+        # per-platform IN lists this replaced cost 16 queries a batch and were the receipt's
+        # bottleneck (40% of its time).
+        platforms = [k[0] for k in keys]
+        ids = [k[1] for k in keys]
+        parts, params = [], []
+        for model in models_:
+            parts.append(
+                f"SELECT t.platform, t.external_id FROM {model._meta.db_table} t "  # noqa: S608
+                "JOIN unnest(%s::text[], %s::text[]) AS k(platform, external_id) "
+                "ON t.platform = k.platform AND t.external_id = k.external_id"
+            )
+            params += [platforms, ids]
+        with connection.cursor() as cursor:
+            cursor.execute(" UNION ".join(parts), params)
+            return {(p, e) for p, e in cursor.fetchall()}
+    # SQLite: one indexed IN query per platform and chunk of 900 (its parameter limit).
+    found: set[tuple[str, str]] = set()
+    by_platform: dict[str, list[str]] = {}
+    for platform, external_id in keys:
+        by_platform.setdefault(platform, []).append(external_id)
+    for model in models_:
+        for platform, ids in by_platform.items():
+            for start in range(0, len(ids), 900):
+                found.update(
+                    model.objects.filter(
+                        platform=platform, external_id__in=ids[start : start + 900]
+                    ).values_list("platform", "external_id")
+                )
+    return found
 
 
 def mentions_receive(
