@@ -7,18 +7,16 @@ from typing import Any, Literal
 
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
-from ninja.pagination import paginate
 
 from apiary.accounts.access import Perm, api_require
 from apiary.core.errors import ApiError
-from apiary.core.pagination import LimitOffset
 from apiary.core.schemas import StrictIn
-from apiary.core.times import assume_utc
 
-from . import selectors
-from .models import ListeningQuery, Source
+from . import search, selectors
+from .models import ListeningQuery, Mention, SavedSearch, Source
 from .services import ingest
 from .services import queries as query_services
+from .services import search as search_services
 from .services import sources as source_services
 from .stream.base import StreamUnavailable
 
@@ -154,45 +152,263 @@ class MentionOut(Schema):
     place_confidence: float | None
     place_source: str
     customer_id: int | None
+    rank: float | None = Field(None, description="relevance (sort=relevance only)")
 
 
-class MentionQuery(StrictIn):
-    platform: str | None = None
-    language: Literal["en", "ru", "es", "other", "und"] | None = None
-    sentiment: Literal["positive", "neutral", "negative"] | None = None
-    intent: Literal["purchase", "support", "none"] | None = None
-    query_id: int | None = Field(None, ge=1)
-    customer_id: int | None = Field(None, ge=1)
-    source_id: int | None = Field(None, ge=1)
-    created_after: datetime | None = None
-    created_before: datetime | None = None
-
-
-@router.get("/mentions", response=list[MentionOut])
-@paginate(LimitOffset)
-def mention_list(request, q: Query[MentionQuery]):
-    api_require(request, Perm.LISTENING_VIEW)
-    unknown = set(request.GET) - set(MentionQuery.model_fields) - {"limit", "offset"}
-    if unknown:
-        raise ApiError(
-            422,
-            "unknown_filter",
-            _("Unknown filter(s): %(names)s.") % {"names": ", ".join(sorted(unknown))},
+def _search_params_doc() -> list[dict]:
+    """OpenAPI entries for the search parameters (parsed by ``search.params_from_query``)."""
+    out = []
+    for name, info in search.SearchParams.model_fields.items():
+        many = name in search.LIST_FIELDS
+        schema: dict = (
+            {"type": "array", "items": {"type": "string"}} if many else {"type": "string"}
         )
-    data = q.model_dump(exclude_none=True)
-    for key in ("created_after", "created_before"):
-        if key in data:
-            data[key] = assume_utc(data[key])
-    return selectors.mention_list(**data)
+        out.append(
+            {
+                "in": "query",
+                "name": name,
+                "required": False,
+                "schema": schema,
+                "description": (info.description or "")
+                + (" (repeat or comma-separate for any of)" if many else ""),
+            }
+        )
+    out.append({"in": "query", "name": "cursor", "required": False, "schema": {"type": "string"}})
+    out.append(
+        {
+            "in": "query",
+            "name": "limit",
+            "required": False,
+            "schema": {"type": "integer", "minimum": 1, "maximum": search.MAX_LIMIT},
+        }
+    )
+    return out
 
 
-@router.get("/mentions/{mention_id}", response=MentionOut)
-def mention_detail(request, mention_id: int):
+def _search_error(exc: search.SearchParamsError) -> ApiError:
+    return ApiError(422, exc.code, str(exc), errors=exc.errors)
+
+
+def _require_customer_view(request, params: search.SearchParams) -> None:
+    # Which mentions belong to which customers is customer data.
+    if params.customer_id is not None or params.segment:
+        api_require(request, Perm.CUSTOMERS_VIEW)
+
+
+class MentionSearchOut(Schema):
+    items: list[MentionOut]
+    count: int = Field(description=f"matches, at most {search.COUNT_CAP}")
+    count_capped: bool = Field(description="count is a lower bound (show it as 1000+)")
+    text_window_full: bool = Field(
+        description=f"full text: more than the newest {search.FTS_WINDOW} matches exist; "
+        "older ones are not searched (narrow the text or the dates)"
+    )
+    limit: int
+    sort: str
+    next_cursor: str | None = Field(description="pass as cursor for the next page; null at the end")
+
+
+@router.get(
+    "/mentions",
+    response=MentionSearchOut,
+    openapi_extra={"parameters": _search_params_doc()},
+)
+def mention_list(request):
+    """Search stored mentions: full text, query/kind, enrichment, dates, customer/segment,
+    influence, place (country, region, city, radius, box), tags. Sorted by `time` (newest
+    first), `reach` or `relevance`; keyset pages (`next_cursor`)."""
     api_require(request, Perm.LISTENING_VIEW)
-    mention = selectors.mention_list().filter(pk=mention_id).first()
+    try:
+        params, paging = search.params_from_query(request.GET)
+        _require_customer_view(request, params)
+        page = search.search_page(params, cursor=paging.cursor, limit=paging.limit)
+    except search.SearchParamsError as exc:
+        raise _search_error(exc) from None
+    return {
+        "items": page.items,
+        "count": page.count,
+        "count_capped": page.count_capped,
+        "text_window_full": page.text_window_full,
+        "limit": page.limit,
+        "sort": page.sort,
+        "next_cursor": page.next_cursor,
+    }
+
+
+class MentionBriefOut(Schema):
+    id: int
+    platform: str
+    external_id: str
+    text: str
+    created_at: datetime
+    author_handle: str
+    author_name: str
+    language: str
+    sentiment: str
+
+
+class ThreadOut(Schema):
+    parent: MentionBriefOut | None
+    replies: list[MentionBriefOut]
+
+
+class MatchedQueryOut(Schema):
+    id: int
+    name: str
+    kind: str
+    irrelevant: bool
+
+
+class MentionDetailOut(MentionOut):
+    sentiment_confidence: float
+    matched_queries: list[MatchedQueryOut]
+    tags: list[str]
+    thread: ThreadOut
+    similar: list[MentionBriefOut]
+
+
+def _mention(mention_id: int) -> Mention:
+    mention = Mention.objects.filter(pk=mention_id).first() if 0 < mention_id < 2**63 else None
     if mention is None:
         raise ApiError(404, "not_found", _("No such mention."))
     return mention
+
+
+@router.get("/mentions/{mention_id}", response=MentionDetailOut)
+def mention_detail(request, mention_id: int):
+    """One mention with its enrichment, matched queries, tags, thread and similar mentions."""
+    api_require(request, Perm.LISTENING_VIEW)
+    mention = _mention(mention_id)
+    return {
+        **{f: getattr(mention, f) for f in MentionOut.model_fields if f != "rank"},
+        "sentiment_confidence": mention.sentiment_confidence,
+        "matched_queries": search.mention_queries(mention),
+        "tags": search.mention_tags(mention),
+        "thread": search.mention_thread(mention),
+        "similar": search.mention_similar(mention),
+    }
+
+
+class TagIn(StrictIn):
+    tag: str = Field(..., max_length=50)
+
+
+class TagsOut(Schema):
+    mention_id: int
+    tags: list[str]
+
+
+@router.post("/mentions/{mention_id}/tags", response={201: TagsOut})
+def mention_tag_add(request, mention_id: int, payload: TagIn):
+    user = api_require(request, Perm.LISTENING_VIEW)
+    mention = _mention(mention_id)
+    search_services.mention_tag_add(mention=mention, tag=payload.tag, actor=user)
+    return Status(201, {"mention_id": mention.pk, "tags": search.mention_tags(mention)})
+
+
+@router.delete("/mentions/{mention_id}/tags", response=TagsOut)
+def mention_tag_remove(request, mention_id: int, tag: str | None = None):
+    """Remove a tag: `?tag=…` or a JSON body `{"tag": "…"}`."""
+    api_require(request, Perm.LISTENING_VIEW)
+    mention = _mention(mention_id)
+    if tag is None and request.body:
+        try:
+            tag = TagIn.model_validate(json.loads(request.body)).tag
+        except (ValueError, TypeError):
+            raise ApiError(422, "validation_error", _('Send {"tag": "…"} or ?tag=…')) from None
+    if not tag:
+        raise ApiError(422, "validation_error", _("tag: This field is required."))
+    if not search_services.mention_tag_remove(mention=mention, tag=tag):
+        raise ApiError(404, "not_found", _("This mention has no such tag."))
+    return {"mention_id": mention.pk, "tags": search.mention_tags(mention)}
+
+
+class IrrelevantIn(StrictIn):
+    query_id: int = Field(..., ge=1, le=2**53)
+
+
+class IrrelevantOut(Schema):
+    mention_id: int
+    query_id: int
+    created_at: datetime
+
+
+@router.post("/mentions/{mention_id}/irrelevant", response={201: IrrelevantOut})
+def mention_irrelevant(request, mention_id: int, payload: IrrelevantIn):
+    """Mark a mention irrelevant to one of the queries that matched it: it leaves that
+    query's search results, and the queries page counts it."""
+    user = api_require(request, Perm.LISTENING_VIEW)
+    mention = _mention(mention_id)
+    mark = search_services.mention_mark_irrelevant(
+        mention=mention, query=_query(payload.query_id), actor=user
+    )
+    return Status(
+        201, {"mention_id": mention.pk, "query_id": mark.query_id, "created_at": mark.created_at}
+    )
+
+
+@router.delete("/mentions/{mention_id}/irrelevant", response={204: None})
+def mention_irrelevant_undo(request, mention_id: int, query_id: int = Query(..., ge=1)):
+    api_require(request, Perm.LISTENING_VIEW)
+    mention = _mention(mention_id)
+    search_services.mention_unmark_irrelevant(mention=mention, query=_query(query_id))
+    return Status(204, None)
+
+
+# --- Saved searches ------------------------------------------------------------------------
+
+
+class SavedSearchOut(Schema):
+    id: int
+    name: str
+    params: dict
+    query_string: str = Field(description="the params as a URL query (for /listening/?…)")
+    created_at: datetime
+    updated_at: datetime
+
+
+class SavedSearchIn(StrictIn):
+    name: str = Field(..., max_length=120)
+    params: dict = Field(default_factory=dict)
+
+
+def _saved_out(saved: SavedSearch) -> dict:
+    return {
+        "id": saved.pk,
+        "name": saved.name,
+        "params": saved.params,
+        "query_string": search.params_validate(saved.params).urlencode(),
+        "created_at": saved.created_at,
+        "updated_at": saved.updated_at,
+    }
+
+
+@router.get("/listening/saved-searches", response=list[SavedSearchOut])
+def saved_search_list(request):
+    """Your saved searches (each user sees only their own)."""
+    user = api_require(request, Perm.LISTENING_VIEW)
+    return [_saved_out(s) for s in SavedSearch.objects.filter(owner=user)]
+
+
+@router.post("/listening/saved-searches", response={201: SavedSearchOut})
+def saved_search_create(request, payload: SavedSearchIn):
+    """Save a search under a name (the same name again overwrites it). `params` are the
+    search parameters of GET /mentions (without cursor/limit), validated the same way."""
+    user = api_require(request, Perm.LISTENING_VIEW)
+    saved = search_services.saved_search_create(
+        owner=user, name=payload.name, params=payload.params
+    )
+    return Status(201, _saved_out(saved))
+
+
+@router.delete("/listening/saved-searches/{saved_id}", response={204: None})
+def saved_search_delete(request, saved_id: int):
+    user = api_require(request, Perm.LISTENING_VIEW)
+    saved = SavedSearch.objects.filter(pk=saved_id, owner=user).first() if saved_id > 0 else None
+    if saved is None:
+        raise ApiError(404, "not_found", _("No such saved search."))
+    search_services.saved_search_delete(saved=saved, actor=user)
+    return Status(204, None)
 
 
 # --- Sources -------------------------------------------------------------------------------

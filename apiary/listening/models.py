@@ -208,6 +208,22 @@ class Mention(models.Model):
         indexes = [
             models.Index(fields=["customer", "created_at"], name="listening_mention_customer"),
             models.Index(fields=["source", "created_at"], name="listening_mention_source"),
+            # Search (issue 5; why each one: docs "Search indexes"). The full-text index and the
+            # reach index (DESC NULLS LAST differs per vendor) are raw SQL in 0002_search.
+            models.Index(fields=["country", "created_at"], name="listening_mention_country"),
+            models.Index(fields=["region", "created_at"], name="listening_mention_region"),
+            models.Index(fields=["city", "created_at"], name="listening_mention_city"),
+            models.Index(fields=["platform", "created_at"], name="listening_mention_platform"),
+            models.Index(
+                fields=["lat", "lon"],
+                condition=models.Q(lat__isnull=False),
+                name="listening_mention_latlon",
+            ),
+            models.Index(
+                fields=["platform", "parent_external_id"],
+                condition=~models.Q(parent_external_id=""),
+                name="listening_mention_parent",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -267,3 +283,72 @@ class MentionRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hour:%Y-%m-%d %H}h q{self.query_id}: {self.count}"
+
+
+# --- Search (issue 5): saved searches, tags, relevance feedback ---------------------------------
+
+
+class SavedSearch(models.Model):
+    """A user's named search: ``params`` is validated by ``search.SearchParams`` (API = UI)."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_searches"
+    )
+    name = models.CharField(max_length=120)
+    params = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="listening_saved_search_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MentionTag(models.Model):
+    """A team-visible tag on a mention; ``user`` is who put it there."""
+
+    mention = models.ForeignKey(Mention, on_delete=models.CASCADE, related_name="tags")
+    tag = models.CharField(max_length=50)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["mention", "tag"], name="listening_mention_tag_key")
+        ]
+        # "tag:x" in search is ``mention_id IN (…tag = x)``: an index range, never a table scan.
+        indexes = [models.Index(fields=["tag", "mention"], name="listening_tag_mention")]
+
+    def __str__(self) -> str:
+        return f"{self.mention_id}#{self.tag}"
+
+
+class MentionIrrelevant(models.Model):
+    """Relevance feedback: this mention does not belong to this query's results."""
+
+    mention = models.ForeignKey(Mention, on_delete=models.CASCADE, related_name="irrelevant_marks")
+    query = models.ForeignKey(
+        ListeningQuery, on_delete=models.CASCADE, related_name="irrelevant_marks"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["mention", "query"], name="listening_irrelevant_key"
+            )
+        ]
+        indexes = [models.Index(fields=["query", "mention"], name="listening_irrelevant_query")]
+
+    def __str__(self) -> str:
+        return f"{self.mention_id}!~{self.query_id}"
