@@ -12,7 +12,7 @@ from apiary.accounts.access import Perm, api_require
 from apiary.core.errors import ApiError
 from apiary.core.schemas import StrictIn
 
-from . import insight
+from . import exports, insight
 from .raw import PLATFORMS
 
 router = Router(tags=["listening insight"])
@@ -30,6 +30,20 @@ def _no_unknown(request, schema: type[Schema]) -> None:
             "unknown_filter",
             _("Unknown filter(s): %(names)s.") % {"names": ", ".join(sorted(unknown))},
         )
+
+
+Format = Literal["json", "csv"]
+FORMAT_HELP = "json (default) or csv: one table of the answer as CSV (see `table`)"
+TABLE_HELP = "with format=csv, which table: %s (default: the first)"
+
+
+def _answer(view: str, data: dict, q, filename: str):
+    """The answer as JSON, or with ``format=csv`` one of its tables (exports.TABLES)."""
+    if q.format == "csv":
+        return exports.export(view, q.table, data, filename)
+    if q.table is not None:
+        raise ApiError(422, "invalid_table", _("table is only used with format=csv."))
+    return data
 
 
 def _compare(start: datetime | None, end: datetime | None) -> insight.Window | None:
@@ -96,6 +110,7 @@ class CompareOut(Schema):
     start: datetime
     end: datetime
     totals: MixOut
+    buckets: list[BucketOut] = Field(description="the compared period's buckets, for overlays")
     delta: dict[str, float | int | None] = Field(description="main period − compared period")
     volume_change: float | None = Field(description="relative change of volume")
 
@@ -249,6 +264,8 @@ class BarometerQuery(StrictIn):
     country: str | None = None
     platform: Platform | None = None
     language: Language | None = None
+    format: Format = Field("json", description=FORMAT_HELP)
+    table: str | None = Field(None, description=TABLE_HELP % "buckets, spikes")
 
 
 @router.get("/listening/barometer", response=BarometerOut)
@@ -261,7 +278,8 @@ def barometer(request, q: Query[BarometerQuery]):
     compare = _compare(q.compare_start, q.compare_end)
     f = insight.filters(platform=q.platform, country=q.country, language=q.language)
     query = insight.query_get(q.query_id) if q.query_id else None
-    return insight.barometer(query=query, win=win, interval=q.interval, f=f, compare=compare)
+    data = insight.barometer(query=query, win=win, interval=q.interval, f=f, compare=compare)
+    return _answer("barometer", data, q, "barometer")
 
 
 class ShareOfVoiceQuery(StrictIn):
@@ -271,6 +289,10 @@ class ShareOfVoiceQuery(StrictIn):
     interval: Interval = "day"
     platform: Platform | None = None
     country: str | None = None
+    format: Format = Field("json", description=FORMAT_HELP)
+    table: str | None = Field(
+        None, description=TABLE_HELP % "queries, over_time, by_platform, by_country"
+    )
 
 
 @router.get("/listening/share-of-voice", response=ShareOfVoiceOut)
@@ -281,7 +303,8 @@ def share_of_voice(request, q: Query[ShareOfVoiceQuery]):
     _no_unknown(request, ShareOfVoiceQuery)
     win = insight.window(q.start, q.end)
     f = insight.filters(platform=q.platform, country=q.country)
-    return insight.share_of_voice(win=win, by=q.by, interval=q.interval, f=f)
+    data = insight.share_of_voice(win=win, by=q.by, interval=q.interval, f=f)
+    return _answer("share_of_voice", data, q, "share-of-voice")
 
 
 class CompetitorQuery(StrictIn):
@@ -289,6 +312,10 @@ class CompetitorQuery(StrictIn):
     end: datetime | None = None
     interval: Interval = "day"
     top: int = Field(insight.TOP_POSTS_DEFAULT, ge=1, le=insight.TOP_POSTS_MAX)
+    format: Format = Field("json", description=FORMAT_HELP)
+    table: str | None = Field(
+        None, description=TABLE_HELP % "buckets, platforms, top_posts, moments"
+    )
 
 
 @router.get("/listening/competitors/{query_id}", response=CompetitorWatchOut)
@@ -299,7 +326,8 @@ def competitor_watch(request, query_id: int, q: Query[CompetitorQuery]):
     _no_unknown(request, CompetitorQuery)
     win = insight.window(q.start, q.end)
     query = insight.query_get(query_id, kinds=("competitor", "brand"))
-    return insight.competitor_watch(query=query, win=win, interval=q.interval, top=q.top)
+    data = insight.competitor_watch(query=query, win=win, interval=q.interval, top=q.top)
+    return _answer("competitor", data, q, f"competitor-{query.pk}")
 
 
 class PlatformFocusQuery(StrictIn):
@@ -307,6 +335,8 @@ class PlatformFocusQuery(StrictIn):
     end: datetime | None = None
     query_id: int | None = Field(None, ge=1, description="a brand query; default: all of them")
     country: str | None = None
+    format: Format = Field("json", description=FORMAT_HELP)
+    table: str | None = Field(None, description=TABLE_HELP % "platforms")
 
 
 @router.get("/listening/platform-focus", response=PlatformFocusOut)
@@ -318,4 +348,5 @@ def platform_focus(request, q: Query[PlatformFocusQuery]):
     win = insight.window(q.start, q.end)
     f = insight.filters(country=q.country)
     query = insight.query_get(q.query_id, kinds=("brand",)) if q.query_id else None
-    return insight.platform_focus(win=win, query=query, country=f.country)
+    data = insight.platform_focus(win=win, query=query, country=f.country)
+    return _answer("platform_focus", data, q, "platform-focus")

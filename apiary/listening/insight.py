@@ -280,6 +280,18 @@ def totals(query_id: int, win: Window, f: Filters | None = None) -> dict:
     return _mix(row)
 
 
+def totals_by_query(query_ids: list[int], win: Window, f: Filters | None = None) -> dict:
+    """``totals()`` for several queries in one GROUP BY (the rollup key serves the hour range)."""
+    rows = (
+        _rollups(win, f)
+        .filter(query_id__in=query_ids)
+        .values("query_id")
+        .annotate(**_mix_aggregates())
+    )
+    by_id = {r["query_id"]: r for r in rows}
+    return {qid: _mix(by_id.get(qid)) for qid in query_ids}
+
+
 def spikes(buckets: list[dict], interval: str) -> tuple[dict | None, list[dict]]:
     """``(baseline, spikes)``: buckets whose negative volume is far above the series' median
     (robust to the spikes themselves: median + SPIKE_K × MAD, see the constants above)."""
@@ -355,6 +367,8 @@ def barometer(
         out["compare"] = {
             **compare.out(),
             "totals": other,
+            # For the chart's overlay: bucket i of the compared period beside bucket i here.
+            "buckets": series(qid, compare, interval, f),
             "delta": delta,
             "volume_change": (
                 (main["volume"] - other["volume"]) / other["volume"] if other["volume"] else None
