@@ -68,6 +68,29 @@ _REGION = re.compile(r"^[A-Z]{2}(\.[A-Za-z0-9]{1,20})?$")
 _TAG = re.compile(r"^[\w][\w\- ]{0,49}$")
 
 
+# The full-text SQL. The PostgreSQL expression must be the index's expression word for word
+# (migration 0002_search) or the GIN index is not used. The ids are the newest matches: FTS5
+# returns rowids in descending order natively, PostgreSQL walks the primary key or sorts the
+# bitmap's ids, whichever its planner finds cheaper.
+PG_VECTOR = "to_tsvector('simple'::regconfig, apiary_fts_text(text))"
+PG_IDS = (
+    f"SELECT id FROM listening_mention WHERE {PG_VECTOR} "  # noqa: S608 (constants only)
+    "@@ to_tsquery('simple'::regconfig, %s) ORDER BY id DESC LIMIT %s"
+)
+PG_RANK = (
+    "CAST(ts_rank(to_tsvector('simple'::regconfig, apiary_fts_text(listening_mention.text)), "
+    "to_tsquery('simple'::regconfig, %s), 1) AS double precision)"
+)
+SQLITE_IDS = (
+    "SELECT rowid FROM listening_mention_fts WHERE listening_mention_fts MATCH %s "
+    "ORDER BY rowid DESC LIMIT %s"
+)
+SQLITE_RANK = (
+    "(SELECT -bm25(listening_mention_fts) FROM listening_mention_fts "
+    "WHERE listening_mention_fts MATCH %s AND rowid = listening_mention.id)"
+)
+
+
 class SearchParamsError(Exception):
     """Invalid search parameters: ``errors`` is ``[{field, message, type}]`` like the API's."""
 
@@ -338,13 +361,16 @@ def params_from_query(querydict, *, paging: bool = True) -> tuple[SearchParams, 
 # --- The queryset ----------------------------------------------------------------------------
 
 
+def _raw(sql: str, params: tuple, **kw) -> RawSQL:
+    # Only the module's constant SQL comes here; user input is always a bound parameter.
+    return RawSQL(sql, params, **kw)  # noqa: S611
+
+
 def _fts_ids(parsed: search_text.ParsedQuery, window: int) -> RawSQL:
     """The ids of the newest ``window`` mentions matching the text (index-only, both backends)."""
     if connection.vendor == "postgresql":
-        return RawSQL(
-            "SELECT id FROM listening_mention WHERE "
-            "to_tsvector('simple'::regconfig, apiary_fts_text(text)) "
-            "@@ to_tsquery('simple'::regconfig, %s) ORDER BY id DESC LIMIT %s",
+        return _raw(
+            PG_IDS,
             (parsed.tsquery(), window),
         )
     return RawSQL(
@@ -355,11 +381,12 @@ def _fts_ids(parsed: search_text.ParsedQuery, window: int) -> RawSQL:
 
 
 def _rank(parsed: search_text.ParsedQuery) -> RawSQL:
-    """Higher is better on both: -bm25 (FTS5) and ts_rank (PostgreSQL)."""
+    """Higher is better on both: -bm25 (FTS5) and ts_rank (PostgreSQL) with normalisation 1
+    (divided by 1 + log(length)), so, as with bm25, a short text beats a long one with the
+    same hits. The scales differ; the order agrees on clear cases, ties may break apart."""
     if connection.vendor == "postgresql":
-        return RawSQL(
-            "ts_rank(to_tsvector('simple'::regconfig, apiary_fts_text(listening_mention.text)), "
-            "to_tsquery('simple'::regconfig, %s))",
+        return _raw(
+            PG_RANK,
             (parsed.tsquery(),),
             output_field=FloatField(),
         )
@@ -635,28 +662,23 @@ def mention_similar(mention: Mention, *, limit: int = SIMILAR_LIMIT) -> list[Men
         return []
     if connection.vendor == "postgresql":
         tsq = " | ".join(f"'{t}'" for t in terms)
-        ids = RawSQL(
-            "SELECT id FROM listening_mention WHERE "
-            "to_tsvector('simple'::regconfig, apiary_fts_text(text)) "
-            "@@ to_tsquery('simple'::regconfig, %s) ORDER BY id DESC LIMIT %s",
+        ids = _raw(
+            PG_IDS,
             (tsq, SIMILAR_WINDOW),
         )
-        rank = RawSQL(
-            "ts_rank(to_tsvector('simple'::regconfig, apiary_fts_text(listening_mention.text)), "
-            "to_tsquery('simple'::regconfig, %s))",
+        rank = _raw(
+            PG_RANK,
             (tsq,),
             output_field=FloatField(),
         )
     else:
         match = " OR ".join(f'"{t}"' for t in terms)
-        ids = RawSQL(
-            "SELECT rowid FROM listening_mention_fts WHERE listening_mention_fts MATCH %s "
-            "ORDER BY rowid DESC LIMIT %s",
+        ids = _raw(
+            SQLITE_IDS,
             (match, SIMILAR_WINDOW),
         )
-        rank = RawSQL(
-            "(SELECT -bm25(listening_mention_fts) FROM listening_mention_fts "
-            "WHERE listening_mention_fts MATCH %s AND rowid = listening_mention.id)",
+        rank = _raw(
+            SQLITE_RANK,
             (match,),
             output_field=FloatField(),
         )

@@ -1,13 +1,26 @@
 from django.urls import path
 
-from apiary.listening import views
+from apiary.listening import views, views_search
 
 app_name = "listening"
 
 urlpatterns = [
-    # "search" is the menu's entry point; the live list grows into full search in issue 5.
-    path("", views.live_view, name="search"),
-    path("live/", views.live_rows_view, name="live_rows"),
+    # "search" is the menu's entry point: full mention search with live updates (issue 5).
+    path("", views_search.search_view, name="search"),
+    path("live/", views_search.live_rows_view, name="live_rows"),
+    path("mentions/<int:pk>/", views_search.mention_detail_view, name="mention"),
+    path("mentions/<int:pk>/tags/", views_search.mention_tag_view, name="mention_tag"),
+    path(
+        "mentions/<int:pk>/irrelevant/",
+        views_search.mention_irrelevant_view,
+        name="mention_irrelevant",
+    ),
+    path("saved-searches/", views_search.saved_search_save_view, name="saved_search_save"),
+    path(
+        "saved-searches/<int:saved_id>/delete/",
+        views_search.saved_search_delete_view,
+        name="saved_search_delete",
+    ),
     path("sources/", views.sources_view, name="sources"),
     path("sources/add/", views.source_add_view, name="source_add"),
     path("sources/<int:pk>/<str:action>/", views.source_action_view, name="source_action"),

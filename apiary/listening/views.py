@@ -1,13 +1,12 @@
-"""Listening pages: live mentions, sources (add, pause, resume, delete, status) and queries.
+"""Listening pages: sources (add, pause, resume, delete, status) and queries.
 
 Views only translate HTTP: reads through ``selectors``, writes through ``services``.
-The fuller search, map and charts come with the listening-insight issue.
+The search page with its live rows and the mention detail are in ``views_search.py``.
 """
 
 from __future__ import annotations
 
 import json
-from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -21,11 +20,9 @@ from apiary.accounts.access import Perm, permission_required, user_has_permissio
 
 from . import selectors
 from .models import ListeningQuery, QueryKind, SourceKind
+from .search import irrelevant_counts
 from .services import queries as query_services
 from .services import sources as source_services
-
-LIVE_PAGE = 50
-FILTERS = ("platform", "language", "sentiment", "intent")
 
 # What the "add source" form offers per kind: field name → (label, placeholder). Turned into
 # the connector's config; the connector validates it (errors come back on the form).
@@ -57,53 +54,6 @@ KIND_FIELDS = {
 }
 _NUMBERS = {"interval_seconds", "rate_per_minute", "seed"}
 _LISTS = {"keywords"}
-
-
-def _filters(request: HttpRequest) -> dict:
-    out = {}
-    for name in FILTERS:
-        value = request.GET.get(name, "").strip()
-        if value:
-            out[name] = value
-    return out
-
-
-@permission_required(Perm.LISTENING_VIEW)
-def live_view(request: HttpRequest) -> HttpResponse:
-    """Newest mentions as they are stored; htmx polls ``live_rows`` for new ones."""
-    filters = _filters(request)
-    qs = selectors.mention_list(**filters).select_related("customer")
-    mentions = list(qs[:LIVE_PAGE])
-    newest = max((m.pk for m in mentions), default=0)
-    context = {
-        "mentions": mentions,
-        "newest": newest,
-        "filters": filters,
-        "filter_query": urlencode(filters),
-        "status": selectors.stream_status(),
-        "platforms": sorted({m.platform for m in mentions}),
-    }
-    return render(request, "listening/live.html", context)
-
-
-@permission_required(Perm.LISTENING_VIEW)
-def live_rows_view(request: HttpRequest) -> HttpResponse:
-    try:
-        after = int(request.GET.get("after", "0"))
-    except ValueError:
-        after = 0
-    filters = _filters(request)
-    mentions = list(
-        selectors.mention_list(**filters, after_id=after).select_related("customer")[:LIVE_PAGE]
-    )
-    newest = max((m.pk for m in mentions), default=after)
-    response = render(
-        request,
-        "listening/_live_rows.html",
-        # Only the filters: the poller's own ``after`` moves forward with every answer.
-        {"mentions": mentions, "newest": newest, "filter_query": urlencode(filters)},
-    )
-    return response
 
 
 @permission_required(Perm.LISTENING_VIEW)
@@ -222,8 +172,12 @@ def queries_view(request: HttpRequest) -> HttpResponse:
             return redirect("listening:queries")
         except ValidationError as exc:
             errors = exc.message_dict
+    irrelevant = irrelevant_counts()
+    queries = list(selectors.query_list())
+    for query in queries:
+        query.irrelevant_count = irrelevant.get(query.pk, 0)
     context = {
-        "queries": list(selectors.query_list()),
+        "queries": queries,
         "kinds": QueryKind.choices,
         "errors": errors,
         "errors_json": json.dumps(errors),
