@@ -1,0 +1,392 @@
+"""The mentions map's numbers, computed in the database: area aggregates and point clusters.
+
+* **Countries** are a ``GROUP BY country`` over the hourly ``MentionRollup`` rows (like every
+  insight chart), so the world map costs the same with 10 or 10 million mentions.
+* **Regions** of one country: the rollups have no region dimension, so they are a
+  ``GROUP BY region`` over the mention table, narrowed by ``(country, created_at)`` (index
+  ``listening_mention_country``). If ``MentionRollup`` gains a ``region`` column this module
+  reads it instead (see ``_ROLLUP_HAS_REGION``).
+* **Clusters** are grid cells: ``GROUP BY floor(lat / cell), floor(lon / cell)`` over the
+  mentions with coordinates in the box and the window, with the count, the average position
+  and the sentiment mix of each cell. The cell size follows ``zoom`` (``cell_for_zoom``), and a
+  box holding more than ``MAX_CELLS`` cells at that zoom is refused, so no request asks for a
+  million tiny cells.
+
+Filters are the search page's names: ``since``/``until`` (the window, whole hours like the
+insight charts), ``query_id`` or ``kind``, ``sentiment``, ``language``, ``platform`` (each may
+repeat: values of one filter are OR-ed), and ``country`` for clusters. Bad input raises
+:class:`apiary.core.errors.ApiError` with a 422 and a message naming the parameter.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from django.db.models import Avg, Count, F, Q, Sum
+from django.db.models.functions import Floor
+from django.utils.translation import gettext as _
+
+from apiary.core.errors import ApiError
+
+from . import insight, mapshapes
+from .models import ListeningQuery, Mention, MentionMatch, MentionRollup, QueryKind
+from .raw import PLATFORMS
+
+MIN_ZOOM = 0
+MAX_ZOOM = 14
+MAX_CELLS = 20_000  # grid cells a box may cover at its zoom (about 150 × 130)
+CELL_AT_ZOOM_0 = 45.0  # degrees; each zoom step halves it (zoom 14: 0.0027°, about 300 m)
+SENTIMENTS = insight.SENTIMENTS
+KINDS = tuple(k.value for k in QueryKind)
+EARTH_KM = 6371.0088
+
+_ROLLUP_HAS_REGION = any(f.name == "region" for f in MentionRollup._meta.get_fields())
+
+
+def cell_for_zoom(zoom: int) -> float:
+    return CELL_AT_ZOOM_0 / 2**zoom
+
+
+def zoom_for_span(lon_span: float, cells: int = 48) -> int:
+    """The zoom whose cells split ``lon_span`` degrees into about ``cells`` columns."""
+    if lon_span <= 0:
+        return MAX_ZOOM
+    zoom = math.ceil(math.log2(CELL_AT_ZOOM_0 * cells / lon_span))
+    return max(MIN_ZOOM, min(MAX_ZOOM, zoom))
+
+
+# --- Filters -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MapFilters:
+    query_id: int | None = None
+    kind: str | None = None
+    sentiment: tuple[str, ...] = ()
+    language: tuple[str, ...] = ()
+    platform: tuple[str, ...] = ()
+    query_ids: tuple[int, ...] | None = field(default=None, compare=False)  # resolved
+
+    def out(self) -> dict:
+        return {
+            "query_id": self.query_id,
+            "kind": self.kind,
+            "sentiment": list(self.sentiment),
+            "language": list(self.language),
+            "platform": list(self.platform),
+        }
+
+    def as_params(self) -> list[tuple[str, str]]:
+        """The same filters as GET parameters (for links to the search page and the API)."""
+        out: list[tuple[str, str]] = []
+        if self.query_id:
+            out.append(("query_id", str(self.query_id)))
+        if self.kind:
+            out.append(("kind", self.kind))
+        for name in ("sentiment", "language", "platform"):
+            out += [(name, v) for v in getattr(self, name)]
+        return out
+
+
+def _many(name: str, values, allowed) -> tuple[str, ...]:
+    values = tuple(v for v in (values or ()) if v != "")
+    for value in values:
+        if value not in allowed:
+            raise ApiError(
+                422,
+                f"invalid_{name}",
+                _("Unknown %(name)s %(value)r; use one of: %(names)s.")
+                % {"name": name, "value": value[:40], "names": ", ".join(sorted(allowed))},
+            )
+    return tuple(dict.fromkeys(values))
+
+
+def map_filters(
+    *,
+    query_id: int | None = None,
+    kind: str | None = None,
+    sentiment=(),
+    language=(),
+    platform=(),
+) -> MapFilters:
+    if query_id is not None and kind:
+        raise ApiError(422, "invalid_filter", _("Give query_id or kind, not both."))
+    ids = None
+    if query_id:
+        ids = (insight.query_get(query_id).pk,)
+    elif kind:
+        if kind not in KINDS:
+            raise ApiError(
+                422,
+                "invalid_kind",
+                _("kind must be one of: %(names)s.") % {"names": ", ".join(KINDS)},
+            )
+        ids = tuple(
+            ListeningQuery.objects.filter(kind=kind).order_by("pk").values_list("pk", flat=True)
+        )
+    return MapFilters(
+        query_id=query_id or None,
+        kind=kind or None,
+        sentiment=_many("sentiment", sentiment, SENTIMENTS),
+        language=_many("language", language, insight.LANGUAGES),
+        platform=_many("platform", platform, PLATFORMS),
+        query_ids=ids,
+    )
+
+
+def map_window(since: datetime | None, until: datetime | None) -> insight.Window:
+    """Like the insight charts (default: the last 30 days; whole hours)."""
+    return insight.window(since, until, names=("since", "until"))
+
+
+def parse_date(name: str, value: str | None, *, end: bool = False) -> datetime | None:
+    """A form/query value: ``YYYY-MM-DD`` (``until`` then includes that day) or ISO 8601."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    try:
+        if len(value) == 10:
+            day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
+            return day + timedelta(days=1) if end else day
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(
+            422,
+            "invalid_date",
+            _("%(name)s must be a date (YYYY-MM-DD) or an ISO 8601 time.") % {"name": name},
+        ) from None
+
+
+def country_code(value: str | None, *, name: str = "country") -> str | None:
+    if value is None or not value.strip():
+        return None
+    code = value.strip().upper()
+    if len(code) != 2 or not code.isascii() or not code.isalpha():
+        raise ApiError(
+            422,
+            "invalid_country",
+            _("%(name)s must be a two-letter ISO 3166 code such as ES or RU.") % {"name": name},
+        )
+    return code
+
+
+def parse_bbox(value: str) -> mapshapes.GeoBox:
+    """``south,west,north,east`` in degrees (the search page's order); west > east crosses the
+    antimeridian."""
+    try:
+        s, w, n, e = (float(p) for p in value.split(","))
+    except ValueError:
+        s = w = n = e = math.nan
+    if not all(math.isfinite(x) for x in (s, w, n, e)):
+        raise ApiError(
+            422,
+            "invalid_bbox",
+            _('bbox must be "south,west,north,east" in degrees, e.g. 36.0,-9.5,43.8,3.3.'),
+        )
+    if not (-90 <= s <= 90 and -90 <= n <= 90):
+        raise ApiError(422, "invalid_bbox", _("bbox latitudes must be between -90 and 90."))
+    if not (-180 <= w <= 180 and -180 <= e <= 180):
+        raise ApiError(422, "invalid_bbox", _("bbox longitudes must be between -180 and 180."))
+    if s >= n:
+        raise ApiError(422, "invalid_bbox", _("bbox's south edge must be south of its north edge."))
+    if w == e:
+        raise ApiError(422, "invalid_bbox", _("bbox's west and east edges are the same."))
+    return mapshapes.GeoBox(s, w, n, e if e > w else e + 360.0)
+
+
+# --- Querysets -----------------------------------------------------------------------------
+
+
+def _mentions(win: insight.Window, f: MapFilters):
+    qs = Mention.objects.filter(created_at__gte=win.start, created_at__lt=win.end)
+    if f.query_ids is not None:
+        # Through the (query, created_at) index; a mention matching two queries counts once.
+        qs = qs.filter(
+            pk__in=MentionMatch.objects.filter(
+                query_id__in=f.query_ids, created_at__gte=win.start, created_at__lt=win.end
+            ).values("mention_id")
+        )
+    if f.sentiment:
+        qs = qs.filter(sentiment__in=f.sentiment)
+    if f.language:
+        qs = qs.filter(language__in=f.language)
+    if f.platform:
+        qs = qs.filter(platform__in=f.platform)
+    return qs.order_by()
+
+
+def _rollups(win: insight.Window, f: MapFilters):
+    qs = MentionRollup.objects.filter(hour__gte=win.start, hour__lt=win.end)
+    # query 0 = "all mentions"; otherwise the matched queries' own rollup rows.
+    qs = qs.filter(query_id=0) if f.query_ids is None else qs.filter(query_id__in=f.query_ids)
+    if f.sentiment:
+        qs = qs.filter(sentiment__in=f.sentiment)
+    if f.language:
+        qs = qs.filter(language__in=f.language)
+    if f.platform:
+        qs = qs.filter(platform__in=f.platform)
+    return qs.order_by()
+
+
+def _mix_out(row: dict) -> dict:
+    count = int(row.get("n") or 0)
+    pos, neu, neg = (int(row.get(s) or 0) for s in SENTIMENTS)
+    return {
+        "count": count,
+        "positive": pos,
+        "neutral": neu,
+        "negative": neg,
+        "net_sentiment": round((pos - neg) / count, 4) if count else None,
+    }
+
+
+# --- Areas ---------------------------------------------------------------------------------
+
+
+def areas(*, level: str, win: insight.Window, f: MapFilters, country: str | None = None) -> dict:
+    """Per country (``level="country"``; optionally only ``country``) or per region of
+    ``country`` (``level="region"``): count, positive/neutral/negative and net sentiment,
+    biggest first. ``unknown`` counts mentions without that level of place."""
+    if level not in ("country", "region"):
+        raise ApiError(422, "invalid_level", _("level must be one of: country, region."))
+    if level == "region" and not country:
+        raise ApiError(422, "missing_country", _("level=region needs a country, e.g. country=ES."))
+    if level == "country" or _ROLLUP_HAS_REGION:
+        qs = _rollups(win, f)
+        if country:
+            qs = qs.filter(country=country)
+        if f.query_ids is not None and len(f.query_ids) != 1:
+            # Several queries (a kind): their rollups would count a mention matching two of
+            # them twice; the mention table counts it once.
+            return _areas_from_mentions(level, win, f, country)
+        key = level
+        rows = qs.values(key).annotate(
+            n=Sum("count"), **{s: Sum("count", filter=Q(sentiment=s)) for s in SENTIMENTS}
+        )
+        return _areas_out(level, country, win, f, rows, "rollups")
+    return _areas_from_mentions(level, win, f, country)
+
+
+def _areas_from_mentions(level, win, f, country) -> dict:
+    qs = _mentions(win, f)
+    if country:
+        qs = qs.filter(country=country)
+    rows = qs.values(level).annotate(
+        n=Count("pk"), **{s: Count("pk", filter=Q(sentiment=s)) for s in SENTIMENTS}
+    )
+    return _areas_out(level, country, win, f, rows, "mentions")
+
+
+def _areas_out(level, country, win, f, rows, basis) -> dict:
+    names = mapshapes.country_names() if level == "country" else mapshapes.region_names()
+    out, unknown, total = [], 0, 0
+    for row in rows:
+        mix = _mix_out(row)
+        total += mix["count"]
+        code = row[level] or ""
+        if not code or not mix["count"]:
+            unknown += mix["count"]
+            continue
+        out.append({"code": code, "name": names.get(code, code), "shape": code in names, **mix})
+    out.sort(key=lambda a: (-a["count"], a["code"]))
+    return {
+        "level": level,
+        "country": country,
+        **win.out(),
+        "filters": f.out(),
+        "basis": basis,
+        "total": total,
+        "unknown": unknown,
+        "areas": out,
+    }
+
+
+# --- Clusters ------------------------------------------------------------------------------
+
+
+def _km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_KM * math.asin(min(1.0, math.sqrt(a)))
+
+
+def clusters(
+    *,
+    box: mapshapes.GeoBox,
+    zoom: int,
+    win: insight.Window,
+    f: MapFilters,
+    country: str | None = None,
+) -> dict:
+    """Grid clusters of the mentions with coordinates inside ``box``: per cell the count, the
+    average position, the sentiment mix and a radius (km) around that position covering the
+    whole cell (what a click hands to the search page as ``near``/``radius_km``)."""
+    if not MIN_ZOOM <= zoom <= MAX_ZOOM:
+        raise ApiError(
+            422,
+            "invalid_zoom",
+            _("zoom must be between %(min)s and %(max)s.") % {"min": MIN_ZOOM, "max": MAX_ZOOM},
+        )
+    cell = cell_for_zoom(zoom)
+    n_cells = math.ceil((box.north - box.south) / cell) * math.ceil((box.east - box.west) / cell)
+    if n_cells > MAX_CELLS:
+        raise ApiError(
+            422,
+            "too_many_cells",
+            _(
+                "This box holds %(n)s cells at zoom %(zoom)s; at most %(max)s are allowed. "
+                "Zoom out or choose a smaller box."
+            )
+            % {"n": f"{n_cells:,}", "zoom": zoom, "max": f"{MAX_CELLS:,}"},
+        )
+    qs = _mentions(win, f).filter(
+        lat__isnull=False, lon__isnull=False, lat__gte=box.south, lat__lte=box.north
+    )
+    lon_q = Q()
+    for west, east in box.lon_ranges():
+        lon_q |= Q(lon__gte=west, lon__lte=east)
+    qs = qs.filter(lon_q)
+    if country:
+        qs = qs.filter(country=country)
+    rows = (
+        qs.annotate(cy=Floor(F("lat") / cell), cx=Floor(F("lon") / cell))
+        .values("cy", "cx")
+        .annotate(
+            n=Count("pk"),
+            avg_lat=Avg("lat"),
+            avg_lon=Avg("lon"),
+            **{s: Count("pk", filter=Q(sentiment=s)) for s in SENTIMENTS},
+        )
+    )
+    out, total = [], 0
+    for row in rows:
+        mix = _mix_out(row)
+        total += mix["count"]
+        cy, cx = int(row["cy"]), int(row["cx"])
+        lat, lon = float(row["avg_lat"]), float(row["avg_lon"])
+        s, w = cy * cell, cx * cell
+        corners = [(s, w), (s, w + cell), (s + cell, w), (s + cell, w + cell)]
+        radius = max(_km(lat, lon, min(max(a, -90), 90), b) for a, b in corners)
+        out.append(
+            {
+                "lat": round(lat, 5),
+                "lon": round(lon, 5),
+                "cell": [round(s, 6), round(w, 6), round(s + cell, 6), round(w + cell, 6)],
+                "radius_km": round(max(radius, 1.0), 1),
+                **mix,
+            }
+        )
+    out.sort(key=lambda c: (-c["count"], c["lat"], c["lon"]))
+    return {
+        "bbox": [box.south, box.west, box.north, box.east if box.east <= 180 else box.east - 360],
+        "zoom": zoom,
+        "cell_deg": cell,
+        **win.out(),
+        "filters": f.out(),
+        "country": country,
+        "total": total,
+        "clusters": out,
+    }
