@@ -756,11 +756,24 @@ def competitor_context(request: HttpRequest, fmt: str, pk: int) -> dict:
     ]
     trends = _trends()
     terms = topics = None
+    trends_error = None
     if trends is not None:
-        terms = trends.trending_terms(
-            query_id=query.pk, start=win.start, end=win.end, baseline_days=14, limit=20, kind="all"
-        )
-        topics = trends.topic_clusters(query_id=query.pk, start=win.start, end=win.end, limit=10)
+        # The trends module has its own limits (whole days, a bounded baseline): a window it
+        # refuses hides this section with its message, not the whole page.
+        try:
+            terms = trends.trending_terms(
+                query_id=query.pk,
+                start=win.start,
+                end=win.end,
+                baseline_days=14,
+                limit=20,
+                kind="all",
+            )
+            topics = trends.topic_clusters(
+                query_id=query.pk, start=win.start, end=win.end, limit=10
+            )
+        except ApiError as exc:
+            trends_error = exc.detail
     return {
         "data": data,
         "charts": chart_map,
@@ -779,6 +792,7 @@ def competitor_context(request: HttpRequest, fmt: str, pk: int) -> dict:
         "terms": terms,
         "topics": topics,
         "trends_available": trends is not None,
+        "trends_error": trends_error,
         "search_url": search_url(**search),
         "negative_url": search_url(**search, sentiment="negative"),
         "presets": [
