@@ -8,5 +8,9 @@ class ListeningConfig(AppConfig):
     verbose_name = _("Listening")
 
     def ready(self) -> None:
-        # Plug mentions into the customer timeline, export and erasure (no edits to customers/).
-        from apiary.listening import customer_hooks  # noqa: F401
+        # customer_hooks: mentions in the customer timeline, export and erasure (no edits to
+        # customers/); trends: an after_store hook that only enqueues the term rollup task.
+        from apiary.listening import (
+            customer_hooks,  # noqa: F401
+            trends,  # noqa: F401
+        )

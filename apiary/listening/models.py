@@ -352,3 +352,84 @@ class MentionIrrelevant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.mention_id}!~{self.query_id}"
+
+
+class TermRollup(models.Model):
+    """Mentions per day using a term, by query (``query_id`` 0 = all mentions).
+
+    ``term`` is the folded, stemmed key (``#tag`` and ``@handle`` keep their sign); ``display``
+    is the first surface form seen, for showing and searching. Written by the ``terms_rollup``
+    task (``trends.py``) from a mention-id watermark, never on the ingestion hot path; requests
+    read only this table. ``sample_mention_id`` is the newest mention counted for the row.
+    """
+
+    day = models.DateField()
+    query_id = models.BigIntegerField(default=0)
+    term = models.CharField(max_length=100)
+    kind = models.CharField(max_length=8)  # word | hashtag | handle
+    display = models.CharField(max_length=100)
+    count = models.PositiveBigIntegerField(default=0)
+    sample_mention_id = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # Also the window scan: (query_id, day range) → rows to group by term.
+            models.UniqueConstraint(
+                fields=["query_id", "day", "term"], name="listening_termrollup_key"
+            )
+        ]
+        indexes = [
+            # Baseline of a few candidate terms: (query_id, term, day range) seeks.
+            models.Index(fields=["query_id", "term", "day"], name="listening_termrollup_term")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} q{self.query_id} {self.term}: {self.count}"
+
+
+class TrendWatermark(models.Model):
+    """How far the term rollup has read the mention table (one row per ``name``)."""
+
+    name = models.CharField(max_length=40, unique=True)
+    last_mention_id = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.last_mention_id}"
+
+
+class TopicCluster(models.Model):
+    """One cluster of similar mentions from one clustering run over a query's recent sample.
+
+    A run (``query_id``, ``window_start``, ``window_end``) replaces an earlier run of the same
+    query ending on the same day, so there is one run per query per day to look back on.
+    """
+
+    query_id = models.BigIntegerField(default=0)
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    computed_at = models.DateTimeField()
+    rank = models.PositiveIntegerField(default=0)
+    label = models.CharField(max_length=300)
+    terms = models.JSONField(default=list, blank=True)
+    size = models.PositiveIntegerField(default=0)
+    sample_size = models.PositiveIntegerField(default=0)
+    positive = models.PositiveIntegerField(default=0)
+    neutral = models.PositiveIntegerField(default=0)
+    negative = models.PositiveIntegerField(default=0)
+    # Representative mentions, the closest to the cluster's centre first.
+    mention_ids = models.JSONField(default=list, blank=True)
+    is_new = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["query_id", "-window_end", "rank"]
+        indexes = [
+            models.Index(fields=["query_id", "window_end"], name="listening_topic_query_end")
+        ]
+
+    def __str__(self) -> str:
+        return f"q{self.query_id} {self.window_end:%Y-%m-%d}: {self.label}"
+
+
+# --- Search (issue 5): saved searches, tags, relevance feedback ---------------------------------
+

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apiary.listening import views, views_search
+from apiary.listening import views, views_search, views_trends
 
 app_name = "listening"
 
@@ -25,4 +25,5 @@ urlpatterns = [
     path("sources/add/", views.source_add_view, name="source_add"),
     path("sources/<int:pk>/<str:action>/", views.source_action_view, name="source_action"),
     path("queries/", views.queries_view, name="queries"),
+    path("trending/", views_trends.trending_view, name="trending"),
 ]

@@ -64,6 +64,10 @@ def run(ctx) -> str:
             f"already loaded ({Mention.objects.count()} mentions); {created_queries} queries added"
         )
     stored = _history(rng, ctx.seed, replay)
+    # Trending terms and topics from the start; the background tasks keep them fresh.
+    from apiary.listening.trends import trends_refresh
+
+    trends_refresh()
     return (
         f"{len(QUERIES)} queries ({created_queries} new), {len(sources)} sources, "
         f"{stored} mentions of history"
