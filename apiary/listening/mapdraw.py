@@ -20,6 +20,7 @@ SENTIMENT = ("#c0392b", "#e8998d", "#d6d2c6", "#8ccf9c", "#2e8b57")
 SENTIMENT_BREAKS = (-0.5, -0.15, 0.15, 0.5)
 CLUSTER_MIN_R = 3.0
 CLUSTER_MAX_R = 18.0
+LEGEND_HEIGHT = 42.0  # SVG units below the map for the legend row
 
 
 @dataclass(slots=True)
@@ -31,14 +32,17 @@ class Drawing:
     clusters: list[dict] = field(default_factory=list)
     legend: list[dict] = field(default_factory=list)
     legend_title: str = ""
-    legend_width: int = 0
-    legend_height: int = 0
-    cluster_legend_y: int = 0
+    cluster_legend_x: int = 0
     cluster_fill: str = SENTIMENT[3]
 
     @property
     def viewbox_attr(self) -> str:
         return " ".join(f"{v:g}" for v in self.viewbox)
+
+    @property
+    def total_height(self) -> float:
+        """The map and, below it, the legend strip."""
+        return self.view.height + LEGEND_HEIGHT
 
     @property
     def unit(self) -> float:
@@ -145,11 +149,11 @@ def drawing(
             d.legend.append({"fill": VOLUME[offset + i], "label": label})
             low = bound + 1
     d.legend.append({"fill": NO_DATA, "label": _("none")})
-    for i, item in enumerate(d.legend):
-        item["y"] = 30 + 15 * i
-    d.cluster_legend_y = 30 + 15 * len(d.legend)
-    d.legend_height = d.cluster_legend_y + (20 if clusters and clusters["clusters"] else 2)
-    d.legend_width = 400 if clusters and clusters["clusters"] else 260
+    x = 0
+    for item in d.legend:  # one row: a swatch and its label, about 6 px per character
+        item["x"] = x
+        x += 20 + 6 * len(item["label"]) + 14
+    d.cluster_legend_x = x + 10
 
     if clusters:
         biggest = max((c["count"] for c in clusters["clusters"]), default=1)

@@ -47,8 +47,12 @@ class EqualEarth:
         self.lon0 = lon0
 
     def __call__(self, lon: float, lat: float) -> tuple[float, float]:
+        return self.xy(_wrap(lon - self.lon0), lat)
+
+    def xy(self, dlon: float, lat: float) -> tuple[float, float]:
+        """``dlon`` = longitude − central meridian, in [-180, 180] (not wrapped again)."""
         a1, a2, a3, a4 = _EE
-        lam = math.radians(_wrap(lon - self.lon0))
+        lam = math.radians(dlon)
         theta = math.asin(_SQRT3 / 2 * math.sin(math.radians(max(-90.0, min(90.0, lat)))))
         t2 = theta * theta
         t6 = t2 * t2 * t2
@@ -74,9 +78,12 @@ class Albers:
         self.rho0 = math.sqrt(max(self.c - 2 * self.n * math.sin(math.radians(lat0)), 0)) / self.n
 
     def __call__(self, lon: float, lat: float) -> tuple[float, float]:
+        return self.xy(_wrap(lon - self.lon0), lat)
+
+    def xy(self, dlon: float, lat: float) -> tuple[float, float]:
         phi = math.radians(max(-90.0, min(90.0, lat)))
         rho = math.sqrt(max(self.c - 2 * self.n * math.sin(phi), 0)) / self.n
-        theta = self.n * math.radians(_wrap(lon - self.lon0))
+        theta = self.n * math.radians(dlon)
         return rho * math.sin(theta), -(self.rho0 - rho * math.cos(theta))
 
 
@@ -263,6 +270,45 @@ class MapView:
         )
 
 
+def _clip(ring: list[tuple[float, float]], edge: float, keep_below: bool) -> list:
+    """Sutherland–Hodgman against the meridian ``dlon = edge`` (one side of it)."""
+
+    def inside(p) -> bool:
+        return p[0] <= edge if keep_below else p[0] >= edge
+
+    out: list[tuple[float, float]] = []
+    for i, cur in enumerate(ring):
+        prev = ring[i - 1]
+        if inside(cur) != inside(prev):
+            t = (edge - prev[0]) / (cur[0] - prev[0])
+            out.append((edge, prev[1] + t * (cur[1] - prev[1])))
+        if inside(cur):
+            out.append(cur)
+    return out
+
+
+def split_ring(ring: tuple, lon0: float) -> list[list[tuple[float, float]]]:
+    """A flat lon/lat ring as ``(dlon, lat)`` rings within [-180, 180] of ``lon0``: a ring that
+    crosses the map's edge meridian (Fiji, Chukotka on the world map) is cut there into its
+    pieces on either side, instead of drawing a line across the whole map."""
+    pts: list[tuple[float, float]] = []
+    for i in range(0, len(ring), 2):
+        d = _wrap(ring[i] - lon0)
+        if pts:  # continue from the previous point: no jump of ±360°
+            d = pts[-1][0] + _wrap(d - pts[-1][0])
+        pts.append((d, ring[i + 1]))
+    lo, hi = min(p[0] for p in pts), max(p[0] for p in pts)
+    if lo >= -180 and hi <= 180:
+        return [pts]
+    pieces = []
+    for shift in (-360.0, 0.0, 360.0):
+        moved = [(x + shift, y) for x, y in pts]
+        piece = _clip(_clip(moved, 180.0, True), -180.0, False)
+        if len(piece) >= 3:
+            pieces.append(piece)
+    return pieces
+
+
 def _extent(areas: tuple[Area, ...]) -> GeoBox:
     lons = [x for a in areas for p in a.polys for x in p[0][0::2]]
     lats = [y for a in areas for p in a.polys for y in p[0][1::2]]
@@ -284,13 +330,16 @@ def view(key: str) -> MapView:
 @cache
 def _paths(key: str) -> dict[str, str]:
     v = view(key)
+    xy, lon0 = v.projection.xy, v.projection.lon0
     out = {}
     for area in v.areas:
         parts = []
         for poly in area.polys:
             for ring in poly:
-                pts = [v.project(ring[i + 1], ring[i]) for i in range(0, len(ring), 2)]
-                parts.append("M" + "L".join(f"{x:.1f},{y:.1f}" for x, y in pts) + "Z")
+                for piece in split_ring(ring, lon0):
+                    pts = [xy(d, lat) for d, lat in piece]
+                    pts = [(x * v.scale + v.dx, y * v.scale + v.dy) for x, y in pts]
+                    parts.append("M" + "L".join(f"{x:.1f},{y:.1f}" for x, y in pts) + "Z")
         out[area.code] = "".join(parts)
     return out
 
