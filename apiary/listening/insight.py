@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, DateTimeField, Exists, F, OuterRef, Q, Sum
+from django.db.models import Count, DateTimeField, Exists, F, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Trunc
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -31,7 +31,14 @@ from django.utils.translation import gettext as _
 from apiary.core.errors import ApiError
 from apiary.core.times import assume_utc
 
-from .models import ListeningQuery, Mention, MentionMatch, MentionRollup, QueryKind
+from .models import (
+    ListeningQuery,
+    Mention,
+    MentionMatch,
+    MentionRollup,
+    MentionRollupDay,
+    QueryKind,
+)
 from .raw import PLATFORMS
 
 # --- Settings-like constants ---------------------------------------------------------------
@@ -157,7 +164,11 @@ def bucket_starts(win: Window, interval: str) -> list[datetime]:
     return [first + i * step for i in range(n)]
 
 
-def _bucket_expr(interval: str):
+def _bucket_expr(interval: str, table: str = "hour"):
+    """The bucket start of a rollup row: stored columns on the daily table (``day``, ``week``),
+    a truncation of ``hour`` on the hourly one (only edge days and hour charts read it)."""
+    if table == "day":
+        return F("week") if interval == "week" else F("day")
     if interval == "hour":
         return F("hour")  # rollups are hourly already
     return Trunc("hour", interval, output_field=DateTimeField(), tzinfo=UTC)
@@ -200,16 +211,77 @@ def filters(
     return Filters(platform=platform or None, country=country or None, language=language)
 
 
-def _rollups(win: Window, f: Filters | None = None):
-    qs = MentionRollup.objects.filter(hour__gte=win.start, hour__lt=win.end)
-    if f is not None:
-        if f.platform:
-            qs = qs.filter(platform=f.platform)
-        if f.country:
-            qs = qs.filter(country=f.country)
-        if f.language:
-            qs = qs.filter(language=f.language)
-    return qs.order_by()
+class RollupSet:
+    """The rollup rows covering a window, as up to three querysets: whole UTC days from the
+    daily table (``MentionRollupDay``), the partial days at the window's edges — and every
+    hour-interval chart — from the hourly one (``MentionRollup``). Aggregates run in the
+    database on each part and the (few) result rows are summed here. At 10M mentions the
+    hourly table holds almost a row per mention, so a 90-day chart read from it alone summed
+    millions of rows; from the daily table it sums thousands.
+
+    Only ``count`` and ``reach`` sums are allowed as aggregates (they add up across parts)."""
+
+    def __init__(self, parts: list[tuple[str, QuerySet]]) -> None:
+        self.parts = parts  # ("hour" | "day", queryset)
+
+    def filter(self, *args, **kwargs) -> RollupSet:
+        return RollupSet([(kind, qs.filter(*args, **kwargs)) for kind, qs in self.parts])
+
+    def aggregate(self, **aggregates) -> dict:
+        out: dict[str, int] = dict.fromkeys(aggregates, 0)
+        for _kind, qs in self.parts:
+            for name, value in qs.aggregate(**aggregates).items():
+                out[name] += int(value or 0)
+        return out
+
+    def group(self, *keys: str, interval: str | None = None, **aggregates) -> list[dict]:
+        """``values(*keys).annotate(**aggregates)`` summed across the parts; the key
+        ``"bucket"`` is the start of each ``interval`` bucket."""
+        merged: dict[tuple, dict] = {}
+        for kind, qs in self.parts:
+            if "bucket" in keys:
+                qs = qs.annotate(bucket=_bucket_expr(interval or "day", kind))
+            for row in qs.values(*keys).annotate(**aggregates).order_by():
+                key = tuple(row[k] for k in keys)
+                into = merged.get(key)
+                if into is None:
+                    merged[key] = {**row, **{a: int(row[a] or 0) for a in aggregates}}
+                else:
+                    for a in aggregates:
+                        into[a] += int(row[a] or 0)
+        return list(merged.values())
+
+
+def _day_floor(t: datetime) -> datetime:
+    return t.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _rollups(win: Window, f: Filters | None = None, *, interval: str | None = None) -> RollupSet:
+    def narrow(qs):
+        if f is not None:
+            if f.platform:
+                qs = qs.filter(platform=f.platform)
+            if f.country:
+                qs = qs.filter(country=f.country)
+            if f.language:
+                qs = qs.filter(language=f.language)
+        return qs.order_by()
+
+    def hourly(start, end):
+        return ("hour", narrow(MentionRollup.objects.filter(hour__gte=start, hour__lt=end)))
+
+    first_day = _day_floor(win.start)
+    if first_day < win.start:
+        first_day += timedelta(days=1)
+    last_day = _day_floor(win.end)
+    if interval == "hour" or first_day >= last_day:
+        return RollupSet([hourly(win.start, win.end)])
+    parts = [("day", narrow(MentionRollupDay.objects.filter(day__gte=first_day, day__lt=last_day)))]
+    if win.start < first_day:
+        parts.append(hourly(win.start, first_day))
+    if last_day < win.end:
+        parts.append(hourly(last_day, win.end))
+    return RollupSet(parts)
 
 
 def _mix_aggregates() -> dict:
@@ -265,11 +337,9 @@ def series(query_id: int, win: Window, interval: str, f: Filters | None = None) 
     """Volume and sentiment per bucket for one query (0 = all mentions), zero-filled."""
     starts = bucket_starts(win, interval)
     rows = (
-        _rollups(win, f)
+        _rollups(win, f, interval=interval)
         .filter(query_id=query_id)
-        .annotate(bucket=_bucket_expr(interval))
-        .values("bucket")
-        .annotate(**_mix_aggregates())
+        .group("bucket", interval=interval, **_mix_aggregates())
     )
     by_start = {r["bucket"]: r for r in rows}
     return [{"start": s, **_mix(by_start.get(s))} for s in starts]
@@ -282,12 +352,7 @@ def totals(query_id: int, win: Window, f: Filters | None = None) -> dict:
 
 def totals_by_query(query_ids: list[int], win: Window, f: Filters | None = None) -> dict:
     """``totals()`` for several queries in one GROUP BY (the rollup key serves the hour range)."""
-    rows = (
-        _rollups(win, f)
-        .filter(query_id__in=query_ids)
-        .values("query_id")
-        .annotate(**_mix_aggregates())
-    )
+    rows = _rollups(win, f).filter(query_id__in=query_ids).group("query_id", **_mix_aggregates())
     by_id = {r["query_id"]: r for r in rows}
     return {qid: _mix(by_id.get(qid)) for qid in query_ids}
 
@@ -425,20 +490,20 @@ def share_of_voice(
     ids = [q.pk for q in queries]
     base = _rollups(win, f).filter(query_id__in=ids)
 
-    overall = {r["query_id"]: int(r["v"] or 0) for r in base.values("query_id").annotate(v=measure)}
+    overall = {r["query_id"]: r["v"] for r in base.group("query_id", v=measure)}
     total, values = _sov_values(ids, overall)
     entries = [
         {"query_id": q.pk, "name": q.name, "kind": q.kind, **{k: v[k] for k in ("value", "share")}}
         for q, v in zip(queries, values, strict=True)
     ]
 
-    def grouped(key, qs) -> dict[Any, dict[int, int]]:
+    def grouped(key, rollups: RollupSet) -> dict[Any, dict[int, int]]:
         out: dict[Any, dict[int, int]] = {}
-        for r in qs.values(key, "query_id").annotate(v=measure):
-            out.setdefault(r[key], {})[r["query_id"]] = int(r["v"] or 0)
+        for r in rollups.group(key, "query_id", interval=interval, v=measure):
+            out.setdefault(r[key], {})[r["query_id"]] = r["v"]
         return out
 
-    per_bucket = grouped("bucket", base.annotate(bucket=_bucket_expr(interval)))
+    per_bucket = grouped("bucket", _rollups(win, f, interval=interval).filter(query_id__in=ids))
     over_time = []
     for s in starts:
         t, v = _sov_values(ids, per_bucket.get(s, {}))
@@ -514,12 +579,16 @@ def competitor_watch(
     buckets = series(query.pk, win, interval)
     baseline, found = spikes(buckets, interval)
     base = _rollups(win).filter(query_id=query.pk)
-    mix = _mix(base.aggregate(**_mix_aggregates()))
-    reach = int(base.aggregate(r=Sum("reach"))["r"] or 0)
-    platforms = [
-        {"platform": r["platform"], "volume": int(r["n"] or 0)}
-        for r in base.values("platform").annotate(n=Sum("count")).order_by("-n", "platform")
-    ]
+    sums = base.aggregate(**_mix_aggregates(), reach=Sum("reach"))
+    reach = sums.pop("reach")
+    mix = _mix(sums)
+    platforms = sorted(
+        (
+            {"platform": r["platform"], "volume": r["n"]}
+            for r in base.group("platform", n=Sum("count"))
+        ),
+        key=lambda p: (-p["volume"], p["platform"]),
+    )
     for p in platforms:
         p["share"] = _share(p["volume"], mix["volume"])
     strongest = sorted(found, key=lambda s: (-s["score"], s["start"]))[:MAX_MOMENTS]
@@ -558,10 +627,8 @@ def _brand_by_platform(ids: list[int], win: Window, country: str | None) -> dict
     if not ids:
         return {}
     if len(ids) == 1:
-        qs = _rollups(win, Filters(country=country)).filter(query_id=ids[0])
-        return {
-            r["platform"]: int(r["n"] or 0) for r in qs.values("platform").annotate(n=Sum("count"))
-        }
+        rollups = _rollups(win, Filters(country=country)).filter(query_id=ids[0])
+        return {r["platform"]: r["n"] for r in rollups.group("platform", n=Sum("count"))}
     # Several brand queries: count each mention once, not once per query it matches.
     matched = MentionMatch.objects.filter(
         query_id__in=ids, created_at__gte=win.start, created_at__lt=win.end

@@ -280,78 +280,50 @@ class MentionRollup(models.Model):
                 name="listening_rollup_key",
             )
         ]
+        # The key leads with the hour (for the writers' upserts); charts ask for one query
+        # over an hour range.
+        indexes = [models.Index(fields=["query_id", "hour"], name="listening_rollup_query")]
 
     def __str__(self) -> str:
         return f"{self.hour:%Y-%m-%d %H}h q{self.query_id}: {self.count}"
 
 
-# --- Search (issue 5): saved searches, tags, relevance feedback ---------------------------------
+class MentionRollupDay(models.Model):
+    """Daily counts by query, platform, language, sentiment and country (no intent).
 
+    The hourly table grows with its seven dimensions almost as fast as the mentions do (at
+    2,000 mentions an hour nearly every mention opens its own combination), so charts over
+    weeks and months read this one: a 90-day brand chart sums a few thousand rows instead of
+    a few million. ``week`` (the Monday) is stored so weekly buckets are a plain ``GROUP BY``
+    on both backends (SQLite has no date truncation function of its own). Written in the
+    same transaction as the hourly table, counting only inserted rows; ``insight.py`` reads
+    whole days here and the partial days at a window's edges from the hourly table.
+    """
 
-class SavedSearch(models.Model):
-    """A user's named search: ``params`` is validated by ``search.SearchParams`` (API = UI)."""
-
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_searches"
-    )
-    name = models.CharField(max_length=120)
-    params = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["name", "id"]
-        constraints = [
-            models.UniqueConstraint(fields=["owner", "name"], name="listening_saved_search_name")
-        ]
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class MentionTag(models.Model):
-    """A team-visible tag on a mention; ``user`` is who put it there."""
-
-    mention = models.ForeignKey(Mention, on_delete=models.CASCADE, related_name="tags")
-    tag = models.CharField(max_length=50)
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["mention", "tag"], name="listening_mention_tag_key")
-        ]
-        # "tag:x" in search is ``mention_id IN (…tag = x)``: an index range, never a table scan.
-        indexes = [models.Index(fields=["tag", "mention"], name="listening_tag_mention")]
-
-    def __str__(self) -> str:
-        return f"{self.mention_id}#{self.tag}"
-
-
-class MentionIrrelevant(models.Model):
-    """Relevance feedback: this mention does not belong to this query's results."""
-
-    mention = models.ForeignKey(Mention, on_delete=models.CASCADE, related_name="irrelevant_marks")
-    query = models.ForeignKey(
-        ListeningQuery, on_delete=models.CASCADE, related_name="irrelevant_marks"
-    )
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
+    day = models.DateTimeField()  # midnight UTC
+    week = models.DateTimeField()  # Monday midnight UTC of ``day``
+    query_id = models.BigIntegerField(default=0)
+    platform = models.CharField(max_length=20)
+    language = models.CharField(max_length=8)
+    sentiment = models.CharField(max_length=8)
+    country = models.CharField(max_length=2, blank=True)
+    count = models.PositiveBigIntegerField(default=0)
+    reach = models.PositiveBigIntegerField(default=0)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["mention", "query"], name="listening_irrelevant_key"
+                fields=["day", "week", "query_id", "platform", "language", "sentiment", "country"],
+                name="listening_rollup_day_key",
             )
         ]
-        indexes = [models.Index(fields=["query", "mention"], name="listening_irrelevant_query")]
+        indexes = [
+            # Every chart filters one or a few queries over a day range.
+            models.Index(fields=["query_id", "day"], name="listening_rollup_day_query"),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.mention_id}!~{self.query_id}"
+        return f"{self.day:%Y-%m-%d} q{self.query_id}: {self.count}"
 
 
 class TermRollup(models.Model):
@@ -433,3 +405,66 @@ class TopicCluster(models.Model):
 
 # --- Search (issue 5): saved searches, tags, relevance feedback ---------------------------------
 
+
+class SavedSearch(models.Model):
+    """A user's named search: ``params`` is validated by ``search.SearchParams`` (API = UI)."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_searches"
+    )
+    name = models.CharField(max_length=120)
+    params = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="listening_saved_search_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MentionTag(models.Model):
+    """A team-visible tag on a mention; ``user`` is who put it there."""
+
+    mention = models.ForeignKey(Mention, on_delete=models.CASCADE, related_name="tags")
+    tag = models.CharField(max_length=50)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["mention", "tag"], name="listening_mention_tag_key")
+        ]
+        # "tag:x" in search is ``mention_id IN (…tag = x)``: an index range, never a table scan.
+        indexes = [models.Index(fields=["tag", "mention"], name="listening_tag_mention")]
+
+    def __str__(self) -> str:
+        return f"{self.mention_id}#{self.tag}"
+
+
+class MentionIrrelevant(models.Model):
+    """Relevance feedback: this mention does not belong to this query's results."""
+
+    mention = models.ForeignKey(Mention, on_delete=models.CASCADE, related_name="irrelevant_marks")
+    query = models.ForeignKey(
+        ListeningQuery, on_delete=models.CASCADE, related_name="irrelevant_marks"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["mention", "query"], name="listening_irrelevant_key")
+        ]
+        indexes = [models.Index(fields=["query", "mention"], name="listening_irrelevant_query")]
+
+    def __str__(self) -> str:
+        return f"{self.mention_id}!~{self.query_id}"

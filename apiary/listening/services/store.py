@@ -22,12 +22,12 @@ import statistics
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import connection
 from django.utils import timezone
 
-from ..models import Mention, MentionMatch, MentionRollup, Source, SourceMinute
+from ..models import Mention, MentionMatch, MentionRollup, MentionRollupDay, Source, SourceMinute
 from ..pipeline import EnrichedMention
 
 _MENTION_COLUMNS = [
@@ -251,16 +251,23 @@ def mentions_store(batch: Sequence[EnrichedMention]) -> StoreResult:
     matches = [(new[e.raw.key], qid, dt(e.raw.created_at)) for e in fresh for qid in e.query_ids]
     rollups: Counter = Counter()
     reach: Counter = Counter()
+    days: Counter = Counter()
+    day_reach: Counter = Counter()
     per_source: dict[int, list[EnrichedMention]] = defaultdict(list)
     for e in fresh:
         r = e.raw
         hour = r.created_at.replace(minute=0, second=0, microsecond=0)
         country = e.place.country if e.place is not None else ""
         followers = r.author_followers or 0
+        day = hour.replace(hour=0)
+        week = day - timedelta(days=day.weekday())
         for qid in (0, *e.query_ids):
             key = (hour, qid, r.platform, e.language, e.sentiment, e.intent, country)
             rollups[key] += 1
             reach[key] += followers
+            day_key = (day, week, qid, r.platform, e.language, e.sentiment, country)
+            days[day_key] += 1
+            day_reach[day_key] += followers
         if r.source_id is not None:
             per_source[r.source_id].append(e)
 
@@ -286,6 +293,14 @@ def mentions_store(batch: Sequence[EnrichedMention]) -> StoreResult:
             ["count", "reach"],
             [(dt(k[0]), *k[1:], n, reach[k]) for k, n in rollups.items()],
             pg_types=["timestamptz", "bigint"] + ["text"] * 5 + ["bigint", "bigint"],
+        )
+        _upsert(
+            cursor,
+            MentionRollupDay._meta.db_table,
+            ["day", "week", "query_id", "platform", "language", "sentiment", "country"],
+            ["count", "reach"],
+            [(dt(k[0]), dt(k[1]), *k[2:], n, day_reach[k]) for k, n in days.items()],
+            pg_types=["timestamptz", "timestamptz", "bigint"] + ["text"] * 4 + ["bigint", "bigint"],
         )
         minutes: Counter = Counter()
         for source_id, items in per_source.items():
