@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apiary.listening import views, views_search, views_trends
+from apiary.listening import views, views_insight, views_map, views_search, views_trends
 
 app_name = "listening"
 
@@ -25,5 +25,14 @@ urlpatterns = [
     path("sources/add/", views.source_add_view, name="source_add"),
     path("sources/<int:pk>/<str:action>/", views.source_action_view, name="source_action"),
     path("queries/", views.queries_view, name="queries"),
+    # Listening insight (views_insight.py): charts, each also as ?format=csv|svg|png.
+    path("insight/", views_insight.barometer_view, name="insight"),
+    path("insight/share-of-voice/", views_insight.share_of_voice_view, name="share_of_voice"),
+    path("insight/competitors/", views_insight.competitors_view, name="competitors"),
+    path("insight/competitors/<int:pk>/", views_insight.competitor_view, name="competitor"),
+    path("insight/platforms/", views_insight.platform_focus_view, name="platform_focus"),
     path("trending/", views_trends.trending_view, name="trending"),
+    # Mentions map (views_map.py): choropleth + clusters; map.svg is the download.
+    path("map/", views_map.map_view, name="map"),
+    path("map/map.svg", views_map.map_svg_view, name="map_svg"),
 ]
