@@ -549,6 +549,9 @@ _POST_FIELDS = (
 )
 
 
+TOP_POSTS_SCAN = 5000
+
+
 def top_posts(
     query_id: int,
     start: datetime,
@@ -557,10 +560,16 @@ def top_posts(
     limit: int = TOP_POSTS_DEFAULT,
     sentiment: str | None = None,
 ) -> list[dict]:
-    """A query's most-followed authors' posts in ``[start, end)`` (via the match index)."""
-    qs = Mention.objects.filter(
-        matches__query_id=query_id, matches__created_at__gte=start, matches__created_at__lt=end
+    """A query's most-followed authors' posts in ``[start, end)``, among its newest
+    ``TOP_POSTS_SCAN`` matches in the window (a backward walk of the match index). The bound
+    keeps the request constant-time: a busy competitor has a million matches a month, and
+    ranking them all by followers read and sorted every one."""
+    newest = (
+        MentionMatch.objects.filter(query_id=query_id, created_at__gte=start, created_at__lt=end)
+        .order_by("-created_at")
+        .values("mention_id")[:TOP_POSTS_SCAN]
     )
+    qs = Mention.objects.filter(pk__in=newest)
     if sentiment is not None:
         qs = qs.filter(sentiment=sentiment)
     qs = qs.order_by(F("author_followers").desc(nulls_last=True), "-created_at", "-pk")
