@@ -3,7 +3,7 @@
 page at ``/listening/map/`` draws exactly these."""
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from ninja import Field, Query, Router, Schema
 
@@ -41,15 +41,24 @@ class AreaOut(MixOut):
     shape: bool = Field(description="whether the map has a boundary for this area")
 
 
+Basis = Annotated[
+    Literal["rollups", "mentions"],
+    Field(
+        description="daily rollups, or the mention table (language/platform filters on regions "
+        "and clusters, a kind with several queries, clusters above zoom 9)"
+    ),
+]
+Start = Annotated[datetime, Field(description="effective window: since floored to a UTC day")]
+End = Annotated[datetime, Field(description="until ceiled to a UTC day (exclusive)")]
+
+
 class AreasOut(Schema):
     level: str
     country: str | None
-    start: datetime
-    end: datetime
+    start: Start
+    end: End
     filters: MapFiltersOut
-    basis: Literal["rollups", "mentions"] = Field(
-        description="hourly rollups, or the mention table (regions, several queries)"
-    )
+    basis: Basis
     total: int
     unknown: int = Field(description="mentions in the total without a place at this level")
     areas: list[AreaOut]
@@ -66,10 +75,11 @@ class PointsOut(Schema):
     bbox: list[float] = Field(description="south, west, north, east")
     zoom: int
     cell_deg: float
-    start: datetime
-    end: datetime
+    start: Start
+    end: End
     filters: MapFiltersOut
     country: str | None
+    basis: Basis
     total: int
     clusters: list[ClusterOut]
 
@@ -107,7 +117,7 @@ class AreasQuery(_Filters):
 
 @router.get("/listening/map/areas", response=AreasOut)
 def map_areas(request, q: Query[AreasQuery]):
-    """Mentions per country (from the hourly rollups) or per region of one country, with the
+    """Mentions per country or per region of one country, with the
     sentiment mix and net sentiment: the choropleth's numbers."""
     win, f = _common(request, q, AreasQuery)
     return geo.areas(level=q.level, win=win, f=f, country=geo.country_code(q.country))

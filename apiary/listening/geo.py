@@ -1,21 +1,36 @@
 """The mentions map's numbers, computed in the database: area aggregates and point clusters.
 
-* **Countries** are a ``GROUP BY country`` over the hourly ``MentionRollup`` rows (like every
-  insight chart), so the world map costs the same with 10 or 10 million mentions.
-* **Regions** of one country: the rollups have no region dimension, so they are a
-  ``GROUP BY region`` over the mention table, narrowed by ``(country, created_at)`` (index
-  ``listening_mention_country``). If ``MentionRollup`` gains a ``region`` column this module
-  reads it instead (see ``_ROLLUP_HAS_REGION``).
-* **Clusters** are grid cells: ``GROUP BY floor(lat / cell), floor(lon / cell)`` over the
-  mentions with coordinates in the box and the window, with the count, the average position
-  and the sentiment mix of each cell. The cell size follows ``zoom`` (``cell_for_zoom``), and a
-  box holding more than ``MAX_CELLS`` cells at that zoom is refused, so no request asks for a
-  million tiny cells.
+Read from daily rollups written in the store transaction, so a map costs the same with 10 or
+10 million mentions:
 
-Filters are the search page's names: ``since``/``until`` (the window, whole hours like the
-insight charts), ``query_id`` or ``kind``, ``sentiment``, ``language``, ``platform`` (each may
-repeat: values of one filter are OR-ed), and ``country`` for clusters. Bad input raises
-:class:`apiary.core.errors.ApiError` with a 422 and a message naming the parameter.
+* **Countries**: ``GROUP BY country`` over the daily ``MentionRollupDay`` (insight's table; it
+  has language and platform too, so every filter is served there).
+* **Regions** of one country: ``GROUP BY region`` over ``MentionRegionDay`` (day × query ×
+  country × region × sentiment), through its ``(query_id, day)`` index.
+* **Clusters**: grid cells. ``MentionCellDay`` holds cells of zoom ``GEO_CELL_ZOOM`` (45° / 2⁹,
+  about 9.8 km) with counts and coordinate sums; a coarser zoom's cell is ``cell_lat // k``,
+  ``cell_lon // k`` with ``k = 2**(GEO_CELL_ZOOM - zoom)``, grouped in SQL, and its position is
+  ``SUM(lat_sum) / SUM(count)``. The cell size follows ``zoom`` (``cell_for_zoom``), and a box
+  holding more than ``MAX_CELLS`` cells at that zoom is refused.
+
+**The window is whole UTC days** (``map_window``): ``since`` is floored and ``until`` ceiled to
+midnight UTC, and every answer gives the effective ``start``/``end``. The day tables then answer
+a window exactly; there is no hourly geo table, and computing partial edge days from the mention
+table would read up to two days of mentions per request (hundreds of thousands of rows at 10M
+mentions a month) — the cost the rollups exist to avoid. The map's form only has dates anyway.
+
+**Fallback to the mention table** (``basis: "mentions"``), where the rollups lack a dimension:
+``language`` or ``platform`` filters on regions and clusters, a ``kind`` with several queries
+(a mention matching two of them is one mention; the per-query rollups would count it twice),
+and clusters finer than the stored cells (``zoom > GEO_CELL_ZOOM``: the box is then small —
+``MAX_CELLS`` of them —, so the ``(lat, lon)`` index bounds it). Those reads are narrowed by
+``(country, created_at)``, ``created_at``, ``(query, created_at)`` or ``(lat, lon)`` indexes
+but grow with the mentions in the window.
+
+Filters are the search page's names: ``since``/``until``, ``query_id`` or ``kind``,
+``sentiment``, ``language``, ``platform`` (each may repeat: values of one filter are OR-ed), and
+``country`` for clusters. Bad input raises :class:`apiary.core.errors.ApiError` with a 422 and a
+message naming the parameter.
 """
 
 from __future__ import annotations
@@ -31,7 +46,17 @@ from django.utils.translation import gettext as _
 from apiary.core.errors import ApiError
 
 from . import insight, mapshapes
-from .models import ListeningQuery, Mention, MentionMatch, MentionRollup, QueryKind
+from .models import (
+    GEO_CELL_ZOOM,
+    ListeningQuery,
+    Mention,
+    MentionCellDay,
+    MentionMatch,
+    MentionRegionDay,
+    MentionRollupDay,
+    QueryKind,
+    geo_cell,
+)
 from .raw import PLATFORMS
 
 MIN_ZOOM = 0
@@ -41,8 +66,7 @@ CELL_AT_ZOOM_0 = 45.0  # degrees; each zoom step halves it (zoom 14: 0.0027°, a
 SENTIMENTS = insight.SENTIMENTS
 KINDS = tuple(k.value for k in QueryKind)
 EARTH_KM = 6371.0088
-
-_ROLLUP_HAS_REGION = any(f.name == "region" for f in MentionRollup._meta.get_fields())
+DAY = timedelta(days=1)
 
 
 def cell_for_zoom(zoom: int) -> float:
@@ -137,8 +161,12 @@ def map_filters(
 
 
 def map_window(since: datetime | None, until: datetime | None) -> insight.Window:
-    """Like the insight charts (default: the last 30 days; whole hours)."""
-    return insight.window(since, until, names=("since", "until"))
+    """Checked like the insight charts (default: the last 30 days), then widened to whole UTC
+    days — the map's rollups are daily (see the module docstring)."""
+    win = insight.window(since, until, names=("since", "until"))
+    start = win.start.replace(hour=0)
+    end = win.end.replace(hour=0)
+    return insight.Window(start, end if end == win.end else end + DAY)
 
 
 def parse_date(name: str, value: str | None, *, end: bool = False) -> datetime | None:
@@ -217,16 +245,19 @@ def _mentions(win: insight.Window, f: MapFilters):
     return qs.order_by()
 
 
-def _rollups(win: insight.Window, f: MapFilters):
-    qs = MentionRollup.objects.filter(hour__gte=win.start, hour__lt=win.end)
-    # query 0 = "all mentions"; otherwise the matched queries' own rollup rows.
+def _several(f: MapFilters) -> bool:
+    """A ``kind`` with several queries: per-query rollups would count a mention matching two of
+    them twice, so those answers come from the mention table (which counts it once)."""
+    return f.query_ids is not None and len(f.query_ids) > 1
+
+
+def _day_rows(model, win: insight.Window, f: MapFilters, **extra):
+    """Rows of a daily rollup table in the window for the filters it carries; served by its
+    ``(query_id, day)`` index (query 0 = "all mentions", else the one matched query)."""
+    qs = model.objects.filter(day__gte=win.start, day__lt=win.end, **extra)
     qs = qs.filter(query_id=0) if f.query_ids is None else qs.filter(query_id__in=f.query_ids)
     if f.sentiment:
         qs = qs.filter(sentiment__in=f.sentiment)
-    if f.language:
-        qs = qs.filter(language__in=f.language)
-    if f.platform:
-        qs = qs.filter(platform__in=f.platform)
     return qs.order_by()
 
 
@@ -253,20 +284,24 @@ def areas(*, level: str, win: insight.Window, f: MapFilters, country: str | None
         raise ApiError(422, "invalid_level", _("level must be one of: country, region."))
     if level == "region" and not country:
         raise ApiError(422, "missing_country", _("level=region needs a country, e.g. country=ES."))
-    if level == "country" or _ROLLUP_HAS_REGION:
-        qs = _rollups(win, f)
+    if _several(f):
+        return _areas_from_mentions(level, win, f, country)
+    mix = {"n": Sum("count"), **{s: Sum("count", filter=Q(sentiment=s)) for s in SENTIMENTS}}
+    if level == "country":
+        # The daily insight rollups carry language and platform: no fallback needed here.
+        qs = _day_rows(MentionRollupDay, win, f)
+        if f.language:
+            qs = qs.filter(language__in=f.language)
+        if f.platform:
+            qs = qs.filter(platform__in=f.platform)
         if country:
             qs = qs.filter(country=country)
-        if f.query_ids is not None and len(f.query_ids) != 1:
-            # Several queries (a kind): their rollups would count a mention matching two of
-            # them twice; the mention table counts it once.
-            return _areas_from_mentions(level, win, f, country)
-        key = level
-        rows = qs.values(key).annotate(
-            n=Sum("count"), **{s: Sum("count", filter=Q(sentiment=s)) for s in SENTIMENTS}
-        )
-        return _areas_out(level, country, win, f, rows, "rollups")
-    return _areas_from_mentions(level, win, f, country)
+        return _areas_out(level, country, win, f, qs.values("country").annotate(**mix), "rollups")
+    if f.language or f.platform:
+        # MentionRegionDay has no language/platform: the mention table, by (country, created_at).
+        return _areas_from_mentions(level, win, f, country)
+    qs = _day_rows(MentionRegionDay, win, f, country=country)
+    return _areas_out(level, country, win, f, qs.values("region").annotate(**mix), "rollups")
 
 
 def _areas_from_mentions(level, win, f, country) -> dict:
@@ -342,32 +377,17 @@ def clusters(
             )
             % {"n": f"{n_cells:,}", "zoom": zoom, "max": f"{MAX_CELLS:,}"},
         )
-    qs = _mentions(win, f).filter(
-        lat__isnull=False, lon__isnull=False, lat__gte=box.south, lat__lte=box.north
-    )
-    lon_q = Q()
-    for west, east in box.lon_ranges():
-        lon_q |= Q(lon__gte=west, lon__lte=east)
-    qs = qs.filter(lon_q)
-    if country:
-        qs = qs.filter(country=country)
-    rows = (
-        qs.annotate(cy=Floor(F("lat") / cell), cx=Floor(F("lon") / cell))
-        .values("cy", "cx")
-        .annotate(
-            n=Count("pk"),
-            avg_lat=Avg("lat"),
-            avg_lon=Avg("lon"),
-            **{s: Count("pk", filter=Q(sentiment=s)) for s in SENTIMENTS},
-        )
-    )
+    if f.language or f.platform or _several(f) or zoom > GEO_CELL_ZOOM:
+        # Dimensions MentionCellDay lacks, a kind's several queries (counted once), or cells
+        # finer than the stored ones: the mention table (see the module docstring).
+        rows, basis = _cells_from_mentions(box, cell, win, f, country), "mentions"
+    else:
+        rows, basis = _cells_from_rollups(box, zoom, win, f, country), "rollups"
     out, total = [], 0
     for row in rows:
         mix = _mix_out(row)
         total += mix["count"]
-        cy, cx = int(row["cy"]), int(row["cx"])
-        lat, lon = float(row["avg_lat"]), float(row["avg_lon"])
-        s, w = cy * cell, cx * cell
+        s, w, lat, lon = row["s"], row["w"], row["lat"], row["lon"]
         corners = [(s, w), (s, w + cell), (s + cell, w), (s + cell, w + cell)]
         radius = max(_km(lat, lon, min(max(a, -90), 90), b) for a, b in corners)
         out.append(
@@ -387,6 +407,80 @@ def clusters(
         **win.out(),
         "filters": f.out(),
         "country": country,
+        "basis": basis,
         "total": total,
         "clusters": out,
     }
+
+
+def _cells_from_rollups(box, zoom, win, f, country) -> list[dict]:
+    """Stored cells overlapping the box (its edges rounded out to stored cells, about 10 km),
+    grouped into the zoom's cells: ``k`` stored cells a side, an integer division in SQL (the
+    indexes are never negative, so it is a floor on both backends)."""
+    k = 2 ** (GEO_CELL_ZOOM - zoom)
+    cell = cell_for_zoom(zoom)
+    south, _w = geo_cell(box.south, 0.0)
+    north, _w = geo_cell(box.north, 0.0)
+    qs = _day_rows(MentionCellDay, win, f, cell_lat__gte=south, cell_lat__lte=north)
+    lon_q = Q()
+    for west, east in box.lon_ranges():
+        lon_q |= Q(cell_lon__gte=geo_cell(0.0, west)[1], cell_lon__lte=geo_cell(0.0, east)[1])
+    qs = qs.filter(lon_q)
+    if country:
+        qs = qs.filter(country=country)
+    rows = (
+        qs.annotate(cy=F("cell_lat") / k, cx=F("cell_lon") / k)
+        .values("cy", "cx")
+        .annotate(
+            n=Sum("count"),
+            lat_sum=Sum("lat_sum"),
+            lon_sum=Sum("lon_sum"),
+            **{s: Sum("count", filter=Q(sentiment=s)) for s in SENTIMENTS},
+        )
+    )
+    out = []
+    for row in rows:
+        n = int(row["n"] or 0)
+        if not n:
+            continue
+        # Stored cells count from -90° / -180°: cell i of this zoom starts at i·cell − 90.
+        row.update(
+            s=int(row["cy"]) * cell - 90.0,
+            w=int(row["cx"]) * cell - 180.0,
+            lat=row["lat_sum"] / n,
+            lon=row["lon_sum"] / n,
+        )
+        out.append(row)
+    return out
+
+
+def _cells_from_mentions(box, cell, win, f, country) -> list[dict]:
+    qs = _mentions(win, f).filter(
+        lat__isnull=False, lon__isnull=False, lat__gte=box.south, lat__lte=box.north
+    )
+    lon_q = Q()
+    for west, east in box.lon_ranges():
+        lon_q |= Q(lon__gte=west, lon__lte=east)
+    qs = qs.filter(lon_q)
+    if country:
+        qs = qs.filter(country=country)
+    rows = (
+        qs.annotate(cy=Floor(F("lat") / cell), cx=Floor(F("lon") / cell))
+        .values("cy", "cx")
+        .annotate(
+            n=Count("pk"),
+            avg_lat=Avg("lat"),
+            avg_lon=Avg("lon"),
+            **{s: Count("pk", filter=Q(sentiment=s)) for s in SENTIMENTS},
+        )
+    )
+    out = []
+    for row in rows:
+        row.update(
+            s=int(row["cy"]) * cell,
+            w=int(row["cx"]) * cell,
+            lat=float(row["avg_lat"]),
+            lon=float(row["avg_lon"]),
+        )
+        out.append(row)
+    return out

@@ -468,3 +468,74 @@ class MentionIrrelevant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.mention_id}!~{self.query_id}"
+
+
+# --- Map rollups (issue 5, map at scale) ---------------------------------------------------
+
+# The map's grid: a cell at zoom z is 45° / 2**z (``geo.cell_for_zoom``). Cells are stored at
+# zoom GEO_CELL_ZOOM, so every coarser zoom's cell is exactly 2**(GEO_CELL_ZOOM - z) stored
+# cells a side (an integer division in SQL); a 0.1° grid would not nest in 45° / 2**z.
+GEO_CELL_ZOOM = 9
+GEO_CELL_DEG = 45.0 / 2**GEO_CELL_ZOOM  # 0.087890625° (exact in binary), about 9.8 km
+
+
+def geo_cell(lat: float, lon: float) -> tuple[int, int]:
+    """The stored cell of a position: counted from the south pole and the antimeridian, so
+    indexes are never negative and integer division is a floor on every backend. ``int()``
+    truncates, which is the floor of these non-negative numbers, and is what the SQL in the
+    backfill (``CAST(… AS INTEGER)`` / ``floor``) computes from the same division."""
+    return int((lat + 90.0) / GEO_CELL_DEG), int((lon + 180.0) / GEO_CELL_DEG)
+
+
+class MentionRegionDay(models.Model):
+    """Mentions per UTC day by query (0 = all), country, region and sentiment: the region
+    choropleth. Only mentions with a country are counted (``region`` may be empty: "somewhere
+    in that country"). Written in the store transaction, counting only inserted rows."""
+
+    day = models.DateTimeField()  # midnight UTC
+    query_id = models.BigIntegerField(default=0)
+    country = models.CharField(max_length=2)
+    region = models.CharField(max_length=20, blank=True)
+    sentiment = models.CharField(max_length=8)
+    count = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "query_id", "country", "region", "sentiment"],
+                name="listening_region_day_key",
+            )
+        ]
+        indexes = [models.Index(fields=["query_id", "day"], name="listening_region_day_query")]
+
+    def __str__(self) -> str:
+        return f"{self.day:%Y-%m-%d} q{self.query_id} {self.country}/{self.region}: {self.count}"
+
+
+class MentionCellDay(models.Model):
+    """Mentions with coordinates per UTC day by query (0 = all), grid cell (``geo_cell``),
+    country and sentiment, with the sums of their latitudes and longitudes (a cluster's
+    position is ``lat_sum / count``, at any coarser zoom too). ``country`` lets a country's
+    map show only its own clusters; a cell is split only where a border crosses it."""
+
+    day = models.DateTimeField()  # midnight UTC
+    query_id = models.BigIntegerField(default=0)
+    cell_lat = models.IntegerField()
+    cell_lon = models.IntegerField()
+    country = models.CharField(max_length=2, blank=True)
+    sentiment = models.CharField(max_length=8)
+    count = models.PositiveBigIntegerField(default=0)
+    lat_sum = models.FloatField(default=0.0)
+    lon_sum = models.FloatField(default=0.0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "query_id", "cell_lat", "cell_lon", "country", "sentiment"],
+                name="listening_cell_day_key",
+            )
+        ]
+        indexes = [models.Index(fields=["query_id", "day"], name="listening_cell_day_query")]
+
+    def __str__(self) -> str:
+        return f"{self.day:%Y-%m-%d} q{self.query_id} {self.cell_lat}:{self.cell_lon}: {self.count}"

@@ -6,7 +6,8 @@ outbox rows are deleted — or the JetStream messages acked — only after this 
 1. ``INSERT … ON CONFLICT (platform, external_id) DO NOTHING RETURNING id, platform,
    external_id`` in chunks — the rows that come back are the ones that are new;
 2. the query matches of the new rows (``MentionMatch``);
-3. hourly rollups, counted from the new rows only (``ON CONFLICT DO UPDATE count = count + n``),
+3. hourly and daily rollups, and the map's daily region and grid-cell rollups, counted from
+   the new rows only (``ON CONFLICT DO UPDATE count = count + n``),
    so a re-delivered batch never counts twice;
 4. per-source counters (events per minute, last event, lag).
 
@@ -27,7 +28,17 @@ from datetime import datetime, timedelta
 from django.db import connection
 from django.utils import timezone
 
-from ..models import Mention, MentionMatch, MentionRollup, MentionRollupDay, Source, SourceMinute
+from ..models import (
+    Mention,
+    MentionCellDay,
+    MentionMatch,
+    MentionRegionDay,
+    MentionRollup,
+    MentionRollupDay,
+    Source,
+    SourceMinute,
+    geo_cell,
+)
 from ..pipeline import EnrichedMention
 
 _MENTION_COLUMNS = [
@@ -240,6 +251,28 @@ def _upsert(
         )
 
 
+def _geo_rollups(e: EnrichedMention, day: datetime, regions: Counter, cells: dict) -> None:
+    """The map's daily rollups of one new mention, once per matched query and for query 0:
+    by region (mentions with a country) and by grid cell with coordinate sums (mentions with
+    coordinates — the same values ``_row`` stores, so the sums equal the mention table's)."""
+    p, r = e.place, e.raw
+    country = p.country if p is not None else ""
+    lat = p.lat if p is not None and p.lat is not None else r.lat
+    lon = p.lon if p is not None and p.lon is not None else r.lon
+    cell = geo_cell(lat, lon) if lat is not None and lon is not None else None
+    if not country and cell is None:
+        return
+    region = p.region if p is not None else ""
+    for qid in (0, *e.query_ids):
+        if country:
+            regions[(day, qid, country, region, e.sentiment)] += 1
+        if cell is not None:
+            sums = cells.setdefault((day, qid, *cell, country, e.sentiment), [0, 0.0, 0.0])
+            sums[0] += 1
+            sums[1] += lat
+            sums[2] += lon
+
+
 def mentions_store(batch: Sequence[EnrichedMention]) -> StoreResult:
     """Write one enriched batch (call inside ``transaction.atomic``)."""
     if not batch:
@@ -253,6 +286,8 @@ def mentions_store(batch: Sequence[EnrichedMention]) -> StoreResult:
     reach: Counter = Counter()
     days: Counter = Counter()
     day_reach: Counter = Counter()
+    regions: Counter = Counter()  # the map's rollups (see _geo_rollups)
+    cells: dict[tuple, list] = {}
     per_source: dict[int, list[EnrichedMention]] = defaultdict(list)
     for e in fresh:
         r = e.raw
@@ -268,6 +303,7 @@ def mentions_store(batch: Sequence[EnrichedMention]) -> StoreResult:
             day_key = (day, week, qid, r.platform, e.language, e.sentiment, country)
             days[day_key] += 1
             day_reach[day_key] += followers
+        _geo_rollups(e, day, regions, cells)
         if r.source_id is not None:
             per_source[r.source_id].append(e)
 
@@ -301,6 +337,23 @@ def mentions_store(batch: Sequence[EnrichedMention]) -> StoreResult:
             ["count", "reach"],
             [(dt(k[0]), dt(k[1]), *k[2:], n, day_reach[k]) for k, n in days.items()],
             pg_types=["timestamptz", "timestamptz", "bigint"] + ["text"] * 4 + ["bigint", "bigint"],
+        )
+        _upsert(
+            cursor,
+            MentionRegionDay._meta.db_table,
+            ["day", "query_id", "country", "region", "sentiment"],
+            ["count"],
+            [(dt(k[0]), *k[1:], n) for k, n in regions.items()],
+            pg_types=["timestamptz", "bigint", "text", "text", "text", "bigint"],
+        )
+        _upsert(
+            cursor,
+            MentionCellDay._meta.db_table,
+            ["day", "query_id", "cell_lat", "cell_lon", "country", "sentiment"],
+            ["count", "lat_sum", "lon_sum"],
+            [(dt(k[0]), *k[1:], *v) for k, v in cells.items()],
+            pg_types=["timestamptz", "bigint", "integer", "integer", "text", "text", "bigint"]
+            + ["double precision"] * 2,
         )
         minutes: Counter = Counter()
         for source_id, items in per_source.items():

@@ -108,7 +108,7 @@ def test_country_areas_come_from_the_rollups_and_match_the_mentions(client, data
 
 def test_region_areas_of_spain_and_russia(client, data):
     es = get(client, "/areas", level="region", country="es").json()
-    assert es["country"] == "ES" and es["basis"] == "mentions"
+    assert es["country"] == "ES" and es["basis"] == "rollups"
     regions = _by_code(es)
     assert regions["ES.29"]["count"] == 4 and regions["ES.29"]["name"] == "Madrid"
     assert regions["ES.51"]["count"] == 1 and regions["ES.51"]["negative"] == 1
