@@ -78,13 +78,55 @@ def _setup():
     django.setup()
 
 
+_KEEP_INDEXES = (
+    "listening_mention_pkey",
+    "listening_mention_key",  # ON CONFLICT needs it
+    "listening_mentionmatch_pkey",
+    "listening_match_key",
+)
+
+
+def _pg_drop_indexes(connection) -> list[str]:
+    """PostgreSQL bulk load as a DBA does it: drop the mention table's secondary indexes (the
+    full-text GIN index above all) and build them once at the end — maintaining a dozen
+    indexes row by row made the load I/O-bound at ~1,800 rows/s. The definitions are kept in
+    a table so an interrupted load can restore them (``_pg_restore_indexes``)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TABLE IF NOT EXISTS bench_dropped_index (name text PRIMARY KEY, def text)"
+        )
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename IN "
+            "('listening_mention', 'listening_mentionmatch') AND NOT indexname = ANY(%s)",
+            [list(_KEEP_INDEXES)],
+        )
+        rows = cursor.fetchall()
+        for name, definition in rows:
+            cursor.execute(
+                "INSERT INTO bench_dropped_index VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                [name, definition],
+            )
+            cursor.execute(f'DROP INDEX IF EXISTS "{name}"')
+    return [r[0] for r in rows]
+
+
+def _pg_restore_indexes(connection) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SET maintenance_work_mem = '1GB'")
+        cursor.execute("SELECT name, def FROM bench_dropped_index ORDER BY name")
+        for name, definition in cursor.fetchall():
+            print(f"  building {name}", file=sys.stderr, flush=True)
+            cursor.execute(definition.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1))
+            cursor.execute("DELETE FROM bench_dropped_index WHERE name = %s", [name])
+
+
 def load(mentions: int) -> dict:
     _setup()
     import dataclasses
     import random
     from datetime import UTC, datetime, timedelta
 
-    from django.db import transaction
+    from django.db import connection, transaction
 
     from apiary.customers.models import Customer
     from apiary.listening.connectors.replay import COMPETITORS, generate_mentions
@@ -93,28 +135,25 @@ def load(mentions: int) -> dict:
     from apiary.listening.pipeline import enrich
     from apiary.listening.queries import QueryBook
 
-    have = Mention.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-    if have:
-        count = Mention.objects.count()
-        if count == mentions:
-            return {"loaded": False, "mentions": count}
-        raise SystemExit(
-            f"the benchmark database holds {count:,} mentions, not {mentions:,}: use --reload"
-        )
-    queries = []
+    # Resume an interrupted load: rows bench-0 … bench-(n-1) are there, in whole batches.
+    have = Mention.objects.count()
+    if have >= mentions:
+        if have == mentions:
+            return {"loaded": False, "mentions": have}
+        raise SystemExit(f"the benchmark database holds {have:,} mentions: use --reload")
     for name, kind, text in QUERY_BOOK:
-        q, _ = ListeningQuery.objects.get_or_create(
-            name=name, defaults={"kind": kind, "text": text}
-        )
-        queries.append((q.id, q.kind, q.text))
+        ListeningQuery.objects.get_or_create(name=name, defaults={"kind": kind, "text": text})
+    queries = [(q.id, q.kind, q.text) for q in ListeningQuery.objects.order_by("pk")]
     book = QueryBook(queries)
-    customers = list(
+    if not Customer.objects.filter(email__startswith="bench").exists():
         Customer.objects.bulk_create(
             Customer(name=f"Bench customer {i}", email=f"bench{i}@example.com", country="ES")
             for i in range(2000)
         )
+    customer_ids = list(
+        Customer.objects.filter(email__startswith="bench").values_list("pk", flat=True)
     )
-    customer_ids = [c.pk for c in customers]
+    dropped = _pg_drop_indexes(connection) if connection.vendor == "postgresql" else []
 
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     start = end - timedelta(days=DAYS)
@@ -131,7 +170,7 @@ def load(mentions: int) -> dict:
     batch_size = 5000
     t = time.perf_counter()
     last = t
-    for first in range(0, mentions, batch_size):
+    for first in range(have, mentions, batch_size):
         batch = []
         for i in range(first, min(mentions, first + batch_size)):
             tpl = templates[i % len(templates)]
@@ -153,18 +192,24 @@ def load(mentions: int) -> dict:
         if now - last > 15:
             done = first + len(batch)
             print(
-                f"  loaded {done:,}/{mentions:,} ({done / (now - t):,.0f}/s)",
+                f"  loaded {done:,}/{mentions:,} ({(done - have) / (now - t):,.0f}/s)",
                 file=sys.stderr,
                 flush=True,
             )
             last = now
     load_s = time.perf_counter() - t
+    t = time.perf_counter()
+    if connection.vendor == "postgresql":
+        _pg_restore_indexes(connection)
+    index_s = time.perf_counter() - t
     return {
+        "index_build_s": round(index_s, 1),
+        "dropped_indexes": len(dropped),
         "loaded": True,
         "mentions": mentions,
         "enrich_sample_s": round(enrich_s, 1),
         "load_s": round(load_s, 1),
-        "load_mentions_per_s": round(mentions / load_s),
+        "load_mentions_per_s": round((mentions - have) / load_s),
     }
 
 
