@@ -26,7 +26,7 @@ from typing import Literal
 
 import pydantic
 from django.db import connection
-from django.db.models import Exists, F, FloatField, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cos, Power, Radians, Sin
 from django.utils.translation import gettext as _
@@ -44,8 +44,9 @@ from .models import (
 )
 from .raw import PLATFORMS
 
-FTS_WINDOW = 20_000  # full text: filters and time/reach sort apply to the newest 20k matches
-RANK_WINDOW = 2_000  # relevance: bm25 / ts_rank computed for the newest 2k matches only
+FTS_WINDOW = 5_000  # full text: filters and time/reach sort apply to the newest 5k matches
+RANK_WINDOW = 1_000  # relevance: bm25 / ts_rank computed for the newest 1k matches only
+PROBE_ROWS = 20_000  # filters are first checked on the newest 20k mentions in sort order
 SIMILAR_WINDOW = 500  # similar mentions: ranked among the newest 500 sharing a top term
 COUNT_CAP = 1_000
 MAX_LIMIT = 100
@@ -77,17 +78,19 @@ PG_IDS = (
     f"SELECT id FROM listening_mention WHERE {PG_VECTOR} "  # noqa: S608 (constants only)
     "@@ to_tsquery('simple'::regconfig, %s) ORDER BY id DESC LIMIT %s"
 )
-PG_RANK = (
-    "CAST(ts_rank(to_tsvector('simple'::regconfig, apiary_fts_text(listening_mention.text)), "
-    "to_tsquery('simple'::regconfig, %s), 1) AS double precision)"
+PG_RANKED = (
+    f"SELECT id, CAST(ts_rank({PG_VECTOR}, to_tsquery('simple'::regconfig, %s), 1) "  # noqa: S608
+    "AS double precision) "
+    f"FROM listening_mention WHERE {PG_VECTOR} @@ to_tsquery('simple'::regconfig, %s) "
+    "ORDER BY id DESC LIMIT %s"
 )
 SQLITE_IDS = (
     "SELECT rowid FROM listening_mention_fts WHERE listening_mention_fts MATCH %s "
     "ORDER BY rowid DESC LIMIT %s"
 )
-SQLITE_RANK = (
-    "(SELECT -bm25(listening_mention_fts) FROM listening_mention_fts "
-    "WHERE listening_mention_fts MATCH %s AND rowid = listening_mention.id)"
+SQLITE_RANKED = (
+    "SELECT rowid, -bm25(listening_mention_fts) FROM listening_mention_fts "
+    "WHERE listening_mention_fts MATCH %s ORDER BY rowid DESC LIMIT %s"
 )
 
 
@@ -380,42 +383,27 @@ def _fts_ids(parsed: search_text.ParsedQuery, window: int) -> RawSQL:
     )
 
 
-def _rank(parsed: search_text.ParsedQuery) -> RawSQL:
-    """Higher is better on both: -bm25 (FTS5) and ts_rank (PostgreSQL) with normalisation 1
-    (divided by 1 + log(length)), so, as with bm25, a short text beats a long one with the
-    same hits. The scales differ; the order agrees on clear cases, ties may break apart."""
-    if connection.vendor == "postgresql":
-        return _raw(
-            PG_RANK,
-            (parsed.tsquery(),),
-            output_field=FloatField(),
-        )
-    return RawSQL(
-        "(SELECT -bm25(listening_mention_fts) FROM listening_mention_fts "
-        "WHERE listening_mention_fts MATCH %s AND rowid = listening_mention.id)",
-        (parsed.fts5(),),
-        output_field=FloatField(),
-    )
-
-
 def _lon_range(lo: float, hi: float) -> Q:
-    """lon within [lo, hi], where the range may wrap past ±180."""
+    """_lon within [lo, hi], where the range may wrap past ±180."""
     if hi - lo >= 360:
         return Q()
     if lo < -180:
-        return Q(lon__gte=lo + 360) | Q(lon__lte=hi)
+        return Q(_lon__gte=lo + 360) | Q(_lon__lte=hi)
     if hi > 180:
-        return Q(lon__gte=lo) | Q(lon__lte=hi - 360)
-    return Q(lon__gte=lo, lon__lte=hi)
+        return Q(_lon__gte=lo) | Q(_lon__lte=hi - 360)
+    return Q(_lon__gte=lo, _lon__lte=hi)
 
 
-def _near_filter(qs: QuerySet, lat: float, lon: float, radius_km: float) -> QuerySet:
+def _near_filter(
+    qs: QuerySet, lat: float, lon: float, radius_km: float, *, probe: bool = False
+) -> QuerySet:
     d = radius_km / EARTH_KM  # angular radius
     if d >= math.pi:
         return qs.filter(lat__isnull=False)
     dlat = math.degrees(d)
     lat_lo, lat_hi = max(-90.0, lat - dlat), min(90.0, lat + dlat)
-    box = Q(lat__gte=lat_lo, lat__lte=lat_hi)
+    qs = qs.alias(_lat=_col("lat", probe), _lon=_col("lon", probe))
+    box = Q(_lat__gte=lat_lo, _lat__lte=lat_hi)
     cos_lat = math.cos(math.radians(lat))
     if lat_lo > -90 and lat_hi < 90 and math.sin(d) < cos_lat:
         # The circle's widest longitude extent (exact on a sphere): asin(sin d / cos lat).
@@ -431,12 +419,15 @@ def _near_filter(qs: QuerySet, lat: float, lon: float, radius_km: float) -> Quer
     return qs.alias(_hav=hav).filter(_hav__lte=math.sin(d / 2) ** 2)
 
 
-def _bbox_filter(qs: QuerySet, s: float, w: float, n: float, e: float) -> QuerySet:
-    box = Q(lat__gte=s, lat__lte=n)
+def _bbox_filter(
+    qs: QuerySet, s: float, w: float, n: float, e: float, *, probe: bool = False
+) -> QuerySet:
+    qs = qs.alias(_lat=_col("lat", probe), _lon=_col("lon", probe))
+    box = Q(_lat__gte=s, _lat__lte=n)
     if w <= e:
-        box &= Q(lon__gte=w, lon__lte=e)
+        box &= Q(_lon__gte=w, _lon__lte=e)
     else:  # crosses the antimeridian: west edge to 180, and -180 to east edge
-        box &= Q(lon__gte=w) | Q(lon__lte=e)
+        box &= Q(_lon__gte=w) | Q(_lon__lte=e)
     return qs.filter(box)
 
 
@@ -453,33 +444,61 @@ def _segment_customer_ids(slug: str):
     return segment_apply(live, segment.filters).values("pk")
 
 
-def search_queryset(params: SearchParams, *, after_id: int | None = None) -> QuerySet[Mention]:
-    """Mentions matching ``params``, ordered by ``params.sort`` (then id, newest first).
-    ``after_id`` keeps only mentions stored after that id (the live poller)."""
+def _col(name: str, probe: bool):
+    # In the probe plan ``lat + 0`` keeps the planner off the column's index: the probe's
+    # id list must drive the query, or SQLite (no statistics) may sort a whole index range.
+    return F(name) + 0 if probe else F(name)
+
+
+def search_queryset(
+    params: SearchParams,
+    *,
+    after_id: int | None = None,
+    probe: bool = False,
+    match_before: datetime | None = None,
+) -> QuerySet[Mention]:
+    """Mentions matching ``params``, ordered by time or reach (then id, newest first); with
+    full text only the newest ``FTS_WINDOW`` matches (``RANK_WINDOW`` for relevance, which is
+    ordered by ``relevance_page``, not here). ``after_id`` keeps mentions stored after that id
+    (the live poller). ``probe=True`` writes the filters as row checks (``Exists``, ``lat + 0``)
+    for a query already bounded by an id list; otherwise as index-driving forms (``IN``)."""
     qs = Mention.objects.all()
     parsed = params.parsed
     if parsed is not None:
         window = RANK_WINDOW if params.sort == "relevance" else FTS_WINDOW
         qs = qs.filter(pk__in=_fts_ids(parsed, window))
     if params.query_id is not None:
-        qs = qs.filter(
-            Exists(MentionMatch.objects.filter(mention=OuterRef("pk"), query_id=params.query_id))
-        ).exclude(
-            Exists(
-                MentionIrrelevant.objects.filter(mention=OuterRef("pk"), query_id=params.query_id)
+        marked = MentionIrrelevant.objects.filter(query_id=params.query_id)
+        if probe:
+            qs = qs.filter(
+                Exists(
+                    MentionMatch.objects.filter(mention=OuterRef("pk"), query_id=params.query_id)
+                )
+            ).exclude(Exists(marked.filter(mention=OuterRef("pk"))))
+        elif params.sort == "time" and parsed is None:
+            # Walk listening_match_query_time newest first (its created_at is the mention's)
+            # and stop at the page's end: one join, in the same filter() so it is one join.
+            on_match = {"matches__query_id": params.query_id}
+            if match_before is not None:
+                on_match["matches__created_at__lte"] = match_before
+            qs = qs.filter(**on_match).exclude(pk__in=marked.values("mention_id"))
+        else:
+            # Driven by listening_match_query_time: cost ∝ this query's matches.
+            matched = MentionMatch.objects.filter(query_id=params.query_id)
+            qs = qs.filter(pk__in=matched.values("mention_id")).exclude(
+                pk__in=marked.values("mention_id")
             )
-        )
     if params.kind is not None:
         marked = MentionIrrelevant.objects.filter(
             mention=OuterRef("mention"), query=OuterRef("query")
         )
-        qs = qs.filter(
-            Exists(
-                MentionMatch.objects.filter(
-                    mention=OuterRef("pk"), query__kind=params.kind
-                ).exclude(Exists(marked))
-            )
-        )
+        matches = MentionMatch.objects.filter(
+            query__in=ListeningQuery.objects.filter(kind=params.kind).values("pk")
+        ).exclude(Exists(marked))
+        if probe:
+            qs = qs.filter(Exists(matches.filter(mention=OuterRef("pk"))))
+        else:
+            qs = qs.filter(pk__in=matches.values("mention_id"))
     for name in ("sentiment", "language", "platform", "intent"):
         values = getattr(params, name)
         if len(values) == 1:
@@ -501,22 +520,33 @@ def search_queryset(params: SearchParams, *, after_id: int | None = None) -> Que
     if params.segment:
         qs = qs.filter(customer_id__in=_segment_customer_ids(params.segment))
     if params.min_followers is not None:
-        qs = qs.filter(author_followers__gte=params.min_followers)
+        if probe:
+            qs = qs.alias(_followers=_col("author_followers", True)).filter(
+                _followers__gte=params.min_followers
+            )
+        else:  # few influential authors: their ids from listening_mention_reach, then sorted
+            big = Mention.objects.filter(author_followers__gte=params.min_followers)
+            qs = qs.filter(pk__in=big.values("pk"))
     if params.source_id is not None:
         qs = qs.filter(source_id=params.source_id)
     if params.tag:
         qs = qs.filter(pk__in=MentionTag.objects.filter(tag=params.tag).values("mention_id"))
     if params.near_point is not None:
         lat, lon = params.near_point
-        qs = _near_filter(qs, lat, lon, params.radius_km)
+        qs = _near_filter(qs, lat, lon, params.radius_km, probe=probe)
     if params.box is not None:
-        qs = _bbox_filter(qs, *params.box)
+        qs = _bbox_filter(qs, *params.box, probe=probe)
     if after_id is not None:
         qs = qs.filter(pk__gt=after_id)
-    if params.sort == "reach":
+    if params.query_id is not None and params.sort == "time" and parsed is None and not probe:
+        return qs.order_by("-matches__created_at", "-pk")
+    return _ordered(qs, "reach" if params.sort == "reach" else "time")
+
+
+def _ordered(qs: QuerySet, sort: str) -> QuerySet:
+    if sort == "reach":
+        # listening_mention_reach (raw SQL in 0002): followers DESC NULLS LAST, id DESC.
         return qs.order_by(F("author_followers").desc(nulls_last=True), "-pk")
-    if params.sort == "relevance":
-        return qs.annotate(rank=_rank(parsed)).order_by("-rank", "-pk")
     return qs.order_by("-created_at", "-pk")
 
 
@@ -557,15 +587,13 @@ def _after_cursor(qs: QuerySet, sort: str, key: list) -> QuerySet:
     value, pk = key
     if sort == "time":
         return qs.filter(Q(created_at__lt=value) | Q(created_at=value, pk__lt=pk))
-    if sort == "reach":
-        if value is None:
-            return qs.filter(author_followers__isnull=True, pk__lt=pk)
-        return qs.filter(
-            Q(author_followers__lt=value)
-            | Q(author_followers=value, pk__lt=pk)
-            | Q(author_followers__isnull=True)
-        )
-    return qs.filter(Q(rank__lt=value) | Q(rank=value, pk__lt=pk))
+    if value is None:
+        return qs.filter(author_followers__isnull=True, pk__lt=pk)
+    return qs.filter(
+        Q(author_followers__lt=value)
+        | Q(author_followers=value, pk__lt=pk)
+        | Q(author_followers__isnull=True)
+    )
 
 
 def _key(mention: Mention, sort: str) -> list:
@@ -591,30 +619,134 @@ class SearchPage:
         return f"{self.count}+" if self.count_capped else str(self.count)
 
 
+def _probe_bound(sort: str, key: list | None) -> Q | None:
+    """A condition selecting a prefix of the sort order holding the first ``PROBE_ROWS``
+    mentions after the cursor (``created_at >= t``, or ``followers >= f``), found with one
+    OFFSET step along the index; ``None`` when no more than that many are left anyway."""
+    qs = Mention.objects.all()
+    if key is not None:
+        qs = _after_cursor(qs, sort, key)
+    field = "created_at" if sort == "time" else "author_followers"
+    rows = list(_ordered(qs, sort).values_list(field, "pk")[PROBE_ROWS : PROBE_ROWS + 1])
+    if not rows:
+        return None
+    value, pk = rows[0]
+    if value is None:  # reach order reached the mentions with unknown followers (last)
+        return Q(author_followers__isnull=False) | Q(author_followers__isnull=True, pk__gte=pk)
+    return Q(**{f"{field}__gte": value})
+
+
+def _capped(qs: QuerySet) -> int:
+    return qs.order_by().values("pk")[: COUNT_CAP + 1].count()
+
+
+def _ordered_page(params: SearchParams, key: list | None, limit: int):
+    """Time or reach order. Without full text, first the **probe**: the filters checked on
+    the first ``PROBE_ROWS`` mentions in sort order (an index range, bounded whatever the
+    filters). If that fills the page, it is exactly the page (every mention outside comes later
+    in the order). If not, the matches are sparse and the query runs on the whole table with
+    index-driving filters (query matches, place, followers), whose cost follows the matches."""
+    sort = params.sort
+    if params.q:
+        qs = search_queryset(params)  # bounded by the full-text window already
+        if key is not None:
+            qs = _after_cursor(qs, sort, key)
+        rows = list(qs.select_related("customer")[: limit + 1])
+        count = _capped(search_queryset(params))
+        return rows, min(count, COUNT_CAP), count > COUNT_CAP
+    probed = search_queryset(params, probe=True)
+    bound = _probe_bound(sort, key)
+    page = probed if key is None else _after_cursor(probed, sort, key)
+    if bound is not None:
+        page = page.filter(bound)
+    rows = list(page.select_related("customer")[: limit + 1])
+    sparse = bound is not None and len(rows) <= limit
+    if sparse:
+        before = key[0] if key is not None and sort == "time" else None
+        full = search_queryset(params, match_before=before)
+        if key is not None:
+            full = _after_cursor(full, sort, key)
+        rows = list(full.select_related("customer")[: limit + 1])
+    # The count: matches among the newest PROBE_ROWS mentions (bounded), exact when that is
+    # the whole table or the whole result fits on this first page; else a lower bound ("N+").
+    newest = bound if sort == "time" and key is None else _probe_bound("time", None)
+    count = _capped(probed.filter(newest) if newest is not None else probed)
+    if count > COUNT_CAP:
+        return rows, COUNT_CAP, True
+    if newest is None:
+        return rows, count, False
+    if sparse and key is None and len(rows) <= limit:
+        return rows, len(rows), False
+    return rows, max(count, min(len(rows), limit)), True
+
+
+def _window_ranks(parsed: search_text.ParsedQuery | str, window: int) -> list[tuple[int, float]]:
+    """(id, relevance) of the newest ``window`` matches, from one index query: FTS5 works out
+    bm25's term statistics once per query, so ranking row by row would redo it per row."""
+    if isinstance(parsed, str):  # a ready tsquery/MATCH pair is passed as "fts5\ttsquery"
+        fts5, tsq = parsed.split("\t")
+    else:
+        fts5, tsq = parsed.fts5(), parsed.tsquery()
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            cur.execute(PG_RANKED, [tsq, tsq, window])
+        else:
+            cur.execute(SQLITE_RANKED, [fts5, window])
+        return [(int(i), float(r)) for i, r in cur.fetchall()]
+
+
+def _ranked_page(params: SearchParams, key: list | None, limit: int, *, window: int):
+    """Relevance order over the newest ``window`` matches: their (id, rank) pairs come back in
+    one query (at most ``window`` small tuples), the other filters are one ``IN`` query over
+    those ids, and the page is the best ``limit`` of what is left."""
+    ranked = _window_ranks(params.parsed, window)
+    rest = params.model_copy(update={"q": None, "sort": "time"})
+    keep = set(
+        search_queryset(rest, probe=True)
+        .filter(pk__in=[i for i, _r in ranked])
+        .order_by()
+        .values_list("pk", flat=True)
+    )
+    order = sorted(((r, i) for i, r in ranked if i in keep), reverse=True)
+    if key is not None:
+        order = [(r, i) for r, i in order if (r, i) < (key[0], key[1])]
+    chosen = order[: limit + 1]
+    found = Mention.objects.select_related("customer").in_bulk([i for _r, i in chosen])
+    rows = []
+    for r, i in chosen:
+        if i in found:
+            found[i].rank = r
+            rows.append(found[i])
+    return rows, min(len(keep), COUNT_CAP), len(keep) > COUNT_CAP, len(ranked) >= window
+
+
+def relevance_ranked(params: SearchParams) -> list[Mention]:
+    """Every match of a relevance search, best first (tests and small exports)."""
+    return _ranked_page(params, None, RANK_WINDOW, window=RANK_WINDOW)[0]
+
+
 def search_page(
     params: SearchParams, *, cursor: str | None = None, limit: int = DEFAULT_LIMIT
 ) -> SearchPage:
-    qs = search_queryset(params).select_related("customer")
-    if cursor:
-        qs = _after_cursor(qs, params.sort, _cursor_decode(cursor, params.sort))
-    rows = list(qs[: limit + 1])
+    key = _cursor_decode(cursor, params.sort) if cursor else None
+    window_full = False
+    if params.sort == "relevance":
+        rows, count, capped, window_full = _ranked_page(params, key, limit, window=RANK_WINDOW)
+    else:
+        rows, count, capped = _ordered_page(params, key, limit)
+        if params.parsed is not None:
+            window_full = (
+                Mention.objects.filter(pk__in=_fts_ids(params.parsed, FTS_WINDOW + 1)).count()
+                > FTS_WINDOW
+            )
     more = len(rows) > limit
     items = rows[:limit]
     next_cursor = _cursor_encode(params.sort, _key(items[-1], params.sort)) if more else None
-    # A bounded count of the whole result (not of this page): COUNT over at most CAP+1 ids.
-    counted = search_queryset(params.model_copy(update={"sort": "time"})).order_by()
-    count = counted.values("pk")[: COUNT_CAP + 1].count()
-    window_full = False
-    if params.parsed is not None:
-        window = RANK_WINDOW if params.sort == "relevance" else FTS_WINDOW
-        window_full = (
-            Mention.objects.filter(pk__in=_fts_ids(params.parsed, window + 1)).count() > window
-        )
     return SearchPage(
         items=items,
         next_cursor=next_cursor,
-        count=min(count, COUNT_CAP),
-        count_capped=count > COUNT_CAP,
+        count=count,
+        count_capped=capped,
         text_window_full=window_full,
         limit=limit,
         sort=params.sort,
@@ -656,38 +788,20 @@ def similar_terms(text: str) -> list[str]:
 
 def mention_similar(mention: Mention, *, limit: int = SIMILAR_LIMIT) -> list[Mention]:
     """Mentions in the same language sharing its top terms, best ranked among the newest
-    ``SIMILAR_WINDOW`` that contain any of them."""
+    ``SIMILAR_WINDOW`` that contain any of them (one ranked index query, then one ``IN``)."""
     terms = similar_terms(mention.text)
     if not terms:
         return []
-    if connection.vendor == "postgresql":
-        tsq = " | ".join(f"'{t}'" for t in terms)
-        ids = _raw(
-            PG_IDS,
-            (tsq, SIMILAR_WINDOW),
-        )
-        rank = _raw(
-            PG_RANK,
-            (tsq,),
-            output_field=FloatField(),
-        )
-    else:
-        match = " OR ".join(f'"{t}"' for t in terms)
-        ids = _raw(
-            SQLITE_IDS,
-            (match, SIMILAR_WINDOW),
-        )
-        rank = _raw(
-            SQLITE_RANK,
-            (match,),
-            output_field=FloatField(),
-        )
-    return list(
-        Mention.objects.filter(pk__in=ids, language=mention.language)
-        .exclude(pk=mention.pk)
-        .annotate(rank=rank)
-        .order_by("-rank", "-pk")[:limit]
+    pair = " OR ".join(f'"{t}"' for t in terms) + "\t" + " | ".join(f"'{t}'" for t in terms)
+    ranked = [(i, r) for i, r in _window_ranks(pair, SIMILAR_WINDOW + 1) if i != mention.pk]
+    same = set(
+        Mention.objects.filter(pk__in=[i for i, _r in ranked], language=mention.language)
+        .order_by()
+        .values_list("pk", flat=True)
     )
+    best = sorted(((r, i) for i, r in ranked if i in same), reverse=True)[:limit]
+    found = Mention.objects.in_bulk([i for _r, i in best])
+    return [found[i] for _r, i in best if i in found]
 
 
 def mention_queries(mention: Mention) -> list[dict]:

@@ -407,7 +407,7 @@ def test_sort_by_time_reach_and_relevance():
     # then
     assert ids() == [new_small.pk, unknown.pk, old_big.pk]
     assert ids(sort="reach") == [old_big.pk, new_small.pk, unknown.pk]  # unknown reach last
-    ranked = find(q="espresso", sort="relevance")
+    ranked = search.relevance_ranked(search.params_validate({"q": "espresso", "sort": "relevance"}))
     assert ranked[0].pk == new_small.pk and ranked[-1].pk == unknown.pk
     assert ranked[0].rank >= ranked[1].rank >= ranked[2].rank
 
@@ -423,7 +423,7 @@ def test_cursor_pages_walk_every_match_once(sort):
             author_followers=[None, 5, 7][i % 3],
         )
     params = search.params_validate({"q": "latte", "sort": sort})
-    expected = [m.pk for m in search.search_queryset(params)]
+    expected = [m.pk for m in search.search_page(params, limit=100).items]
     # when
     seen, cursor = [], None
     for _ in range(10):
@@ -466,3 +466,41 @@ def test_live_rows_after_an_id_keep_the_filters():
     mk(sentiment="positive")
     params = search.params_validate({"sentiment": ["negative"]})
     assert [m.pk for m in search.search_queryset(params, after_id=first.pk)] == [newer_neg.pk]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("sort", ["time", "reach"])
+def test_sparse_matches_beyond_the_probe_are_still_found_in_order(monkeypatch, sort):
+    # given: the probe looks at the newest 4 mentions only; the matches are older than that
+    monkeypatch.setattr(search, "PROBE_ROWS", 4)
+    brand = ListeningQuery.objects.create(name="Brand", kind="brand", text="brand")
+    old = [
+        mk(sentiment="negative", created_at=T0 + timedelta(minutes=i), author_followers=100 + i)
+        for i in range(3)
+    ]
+    for m in old:
+        MentionMatch.objects.create(mention=m, query=brand, created_at=m.created_at)
+    newer = [
+        mk(created_at=T0 + timedelta(hours=1, minutes=i), author_followers=5) for i in range(8)
+    ]
+    expected = list(reversed([m.pk for m in old]))  # newest first; by reach the same here
+    for data in ({"sentiment": ["negative"]}, {"query_id": brand.pk}, {"min_followers": 100}):
+        params = search.params_validate({**data, "sort": sort})
+        # when: one page, and page by page
+        whole = search.search_page(params)
+        seen, cursor = [], None
+        while True:
+            page = search.search_page(params, cursor=cursor, limit=1)
+            seen += [m.pk for m in page.items]
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        # then
+        assert [m.pk for m in whole.items] == expected, data
+        assert whole.count == 3 and not whole.count_capped
+        assert seen == expected
+    # dense matches are answered by the probe alone, the count is then a lower bound
+    dense = search.search_page(search.params_validate({"sentiment": ["neutral"], "sort": sort}))
+    assert {m.pk for m in dense.items} == {m.pk for m in newer}
+    first = search.search_page(search.params_validate({"sort": sort}), limit=2)
+    assert first.count_capped and first.count >= 2
