@@ -11,7 +11,9 @@ Read from daily rollups written in the store transaction, so a map costs the sam
   about 9.8 km) with counts and coordinate sums; a coarser zoom's cell is ``cell_lat // k``,
   ``cell_lon // k`` with ``k = 2**(GEO_CELL_ZOOM - zoom)``, grouped in SQL, and its position is
   ``SUM(lat_sum) / SUM(count)``. The cell size follows ``zoom`` (``cell_for_zoom``), and a box
-  holding more than ``MAX_CELLS`` cells at that zoom is refused.
+  holding more than ``MAX_CELLS`` cells at that zoom is refused. At zoom ≤ ``GEO_COARSE_ZOOM``
+  the cells wholly inside the box come from ``MentionCoarseCellDay`` (the same cells regrouped
+  at 2.8125°) and only the box's edge strips from the fine table (``_cells_from_rollups``).
 
 **The window is whole UTC days** (``map_window``): ``since`` is floored and ``until`` ceiled to
 midnight UTC, and every answer gives the effective ``start``/``end``. The day tables then answer
@@ -41,6 +43,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.db.models import Avg, Count, F, Q, Sum
 from django.db.models.functions import Floor
+from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
 from django.utils.translation import gettext as _
 
 from apiary.core.errors import ApiError
@@ -48,9 +51,12 @@ from apiary.core.errors import ApiError
 from . import insight, mapshapes
 from .models import (
     GEO_CELL_ZOOM,
+    GEO_COARSE_SHIFT,
+    GEO_COARSE_ZOOM,
     ListeningQuery,
     Mention,
     MentionCellDay,
+    MentionCoarseCellDay,
     MentionMatch,
     MentionRegionDay,
     MentionRollupDay,
@@ -413,22 +419,121 @@ def clusters(
     }
 
 
+# Stored fine cells run 0…FINE_TOP_* (coordinates are validated to ±90° / ±180°; exactly 90°
+# or 180° falls in the one cell past the last full row / column).
+FINE_TOP_LAT = geo_cell(90.0, 0.0)[0]  # 2048
+FINE_TOP_LON = geo_cell(0.0, 180.0)[1]  # 4096
+COARSE = 2**GEO_COARSE_SHIFT  # fine cells a coarse cell has a side
+MAX_DAY_LIST = 400  # longer windows read the edge strips by day range instead of day by day
+
+
+def _split(lo: int, hi: int, top: int) -> tuple[tuple[int, int] | None, list[tuple[int, int]]]:
+    """Fine index range ``lo…hi`` (inclusive) → the fine range of the coarse cells wholly
+    inside it (or None) and the fine ranges left at its edges. A coarse cell is wholly inside
+    when all its fine cells that exist (none beyond ``top``) are."""
+    c_lo = -(-lo // COARSE)
+    c_hi = hi // COARSE if hi >= top else (hi + 1) // COARSE - 1
+    if c_lo > c_hi:
+        return None, [(lo, hi)]
+    inner = (c_lo * COARSE, min(c_hi * COARSE + COARSE - 1, hi))
+    edges = [(lo, inner[0] - 1)] if lo < inner[0] else []
+    if inner[1] < hi:
+        edges.append((inner[1] + 1, hi))
+    return inner, edges
+
+
 def _cells_from_rollups(box, zoom, win, f, country) -> list[dict]:
-    """Stored cells overlapping the box (its edges rounded out to stored cells, about 10 km),
+    """Stored cells overlapping the box (its edges rounded out to fine cells, about 10 km),
     grouped into the zoom's cells: ``k`` stored cells a side, an integer division in SQL (the
-    indexes are never negative, so it is a floor on both backends)."""
-    k = 2 ** (GEO_CELL_ZOOM - zoom)
+    indexes are never negative, so it is a floor on both backends).
+
+    Zoom ≤ ``GEO_COARSE_ZOOM`` (the zoom's cell is whole coarse cells): the coarse cells wholly
+    inside the box come from ``MentionCoarseCellDay`` (10–30× fewer rows), and only the strips
+    along the box's edges that cut coarse cells from the fine table — so the answer is exactly
+    the fine table's. Those strips are read per day through an index that starts with the
+    strip's coordinate (latitude bands: the unique key ``(day, query_id, cell_lat, …)``;
+    longitude bands: ``listening_cell_day_lon``); a box on coarse lines (the whole world) has
+    none."""
     cell = cell_for_zoom(zoom)
-    south, _w = geo_cell(box.south, 0.0)
-    north, _w = geo_cell(box.north, 0.0)
-    qs = _day_rows(MentionCellDay, win, f, cell_lat__gte=south, cell_lat__lte=north)
+    lat_range = (geo_cell(box.south, 0.0)[0], geo_cell(box.north, 0.0)[0])
+    lon_ranges = [(geo_cell(0.0, w)[1], geo_cell(0.0, e)[1]) for w, e in box.lon_ranges()]
+    k = 2 ** (GEO_CELL_ZOOM - zoom)
+    if zoom > GEO_COARSE_ZOOM:
+        parts = [_cell_sums(MentionCellDay, k, win, f, country, lat_range, lon_ranges)]
+    else:
+        parts = []
+        lat_in, lat_edges = _split(*lat_range, FINE_TOP_LAT)
+        lon_split = [_split(lo, hi, FINE_TOP_LON) for lo, hi in lon_ranges]
+        inner_lons = [inner for inner, _edges in lon_split if inner is not None]
+        if lat_in is not None and inner_lons:
+            ck = k // COARSE
+            c_lat = (lat_in[0] // COARSE, lat_in[1] // COARSE)
+            c_lons = [(lo // COARSE, hi // COARSE) for lo, hi in inner_lons]
+            parts.append(_cell_sums(MentionCoarseCellDay, ck, win, f, country, c_lat, c_lons))
+        for band in lat_edges:  # full width of the box
+            parts.append(_cell_sums(MentionCellDay, k, win, f, country, band, lon_ranges, "lat"))
+        if lat_in is not None:  # between the latitude bands, one query per band (no OR:
+            # SQLite's planner leaves the index for an OR of day-by-day ranges)
+            for _inner, edges in lon_split:
+                for band in edges:
+                    parts.append(
+                        _cell_sums(MentionCellDay, k, win, f, country, lat_in, [band], "lon")
+                    )
+    merged: dict[tuple[int, int], dict] = {}
+    for rows in parts:
+        for row in rows:
+            have = merged.setdefault((int(row["cy"]), int(row["cx"])), dict.fromkeys(_SUMS, 0))
+            for name in _SUMS:
+                have[name] += row[name] or 0
+    out = []
+    for (cy, cx), row in merged.items():
+        n = int(row["n"])
+        if not n:
+            continue
+        # Stored cells count from -90° / -180°: cell i of this zoom starts at i·cell − 90.
+        row.update(
+            cy=cy,
+            cx=cx,
+            s=cy * cell - 90.0,
+            w=cx * cell - 180.0,
+            lat=row["lat_sum"] / n,
+            lon=row["lon_sum"] / n,
+        )
+        out.append(row)
+    return out
+
+
+_SUMS = ("n", "lat_sum", "lon_sum", *SENTIMENTS)
+
+
+def _cell_sums(model, k, win, f, country, lat_range, lon_ranges, strip=None):
+    """One cell table's rows in a rectangle of its cells (inclusive index ranges), grouped into
+    cells ``k`` of its cells a side. ``strip`` (``"lat"``/``"lon"``: a narrow band of that
+    coordinate) reads day by day through the index led by ``(day, query_id, that coordinate)``;
+    the other coordinate is compared as ``+ 0`` so neither planner picks the other index."""
+    days = (win.end - win.start) // DAY
+    if strip is not None and days <= MAX_DAY_LIST:
+        # Day by day (no day range, which would draw the planner to the (query_id, day) index)
+        qs = model.objects.filter(day__in=[win.start + i * DAY for i in range(days)])
+        qs = qs.filter(query_id=0) if f.query_ids is None else qs.filter(query_id__in=f.query_ids)
+        if f.sentiment:
+            qs = qs.filter(sentiment__in=f.sentiment)
+        qs = qs.order_by()
+    else:
+        qs = _day_rows(model, win, f)
+    lat, lon = F("cell_lat"), F("cell_lon")
+    if strip == "lat":
+        qs, lon = qs.annotate(lon0=F("cell_lon") + 0), F("lon0")
+    elif strip == "lon":
+        qs, lat = qs.annotate(lat0=F("cell_lat") + 0), F("lat0")
+    qs = qs.filter(GreaterThanOrEqual(lat, lat_range[0]), LessThanOrEqual(lat, lat_range[1]))
     lon_q = Q()
-    for west, east in box.lon_ranges():
-        lon_q |= Q(cell_lon__gte=geo_cell(0.0, west)[1], cell_lon__lte=geo_cell(0.0, east)[1])
+    for west, east in lon_ranges:
+        lon_q |= Q(GreaterThanOrEqual(lon, west)) & Q(LessThanOrEqual(lon, east))
     qs = qs.filter(lon_q)
     if country:
         qs = qs.filter(country=country)
-    rows = (
+    return (
         qs.annotate(cy=F("cell_lat") / k, cx=F("cell_lon") / k)
         .values("cy", "cx")
         .annotate(
@@ -438,20 +543,6 @@ def _cells_from_rollups(box, zoom, win, f, country) -> list[dict]:
             **{s: Sum("count", filter=Q(sentiment=s)) for s in SENTIMENTS},
         )
     )
-    out = []
-    for row in rows:
-        n = int(row["n"] or 0)
-        if not n:
-            continue
-        # Stored cells count from -90° / -180°: cell i of this zoom starts at i·cell − 90.
-        row.update(
-            s=int(row["cy"]) * cell - 90.0,
-            w=int(row["cx"]) * cell - 180.0,
-            lat=row["lat_sum"] / n,
-            lon=row["lon_sum"] / n,
-        )
-        out.append(row)
-    return out
 
 
 def _cells_from_mentions(box, cell, win, f, country) -> list[dict]:

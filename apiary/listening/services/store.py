@@ -6,8 +6,8 @@ outbox rows are deleted — or the JetStream messages acked — only after this 
 1. ``INSERT … ON CONFLICT (platform, external_id) DO NOTHING RETURNING id, platform,
    external_id`` in chunks — the rows that come back are the ones that are new;
 2. the query matches of the new rows (``MentionMatch``);
-3. hourly and daily rollups, and the map's daily region and grid-cell rollups, counted from
-   the new rows only (``ON CONFLICT DO UPDATE count = count + n``),
+3. hourly and daily rollups, and the map's daily region and grid-cell rollups (fine and coarse
+   cells), counted from the new rows only (``ON CONFLICT DO UPDATE count = count + n``),
    so a re-delivered batch never counts twice;
 4. per-source counters (events per minute, last event, lag).
 
@@ -29,8 +29,10 @@ from django.db import connection
 from django.utils import timezone
 
 from ..models import (
+    GEO_COARSE_SHIFT,
     Mention,
     MentionCellDay,
+    MentionCoarseCellDay,
     MentionMatch,
     MentionRegionDay,
     MentionRollup,
@@ -273,6 +275,22 @@ def _geo_rollups(e: EnrichedMention, day: datetime, regions: Counter, cells: dic
             sums[2] += lon
 
 
+def _coarse_cells(cells: dict) -> dict:
+    """The batch's fine cell counts regrouped into coarse cells (``MentionCoarseCellDay``):
+    summed from the same numbers, so the coarse table is always the fine one regrouped."""
+    coarse: dict[tuple, list] = {}
+    for (day, qid, cy, cx, country, sentiment), (n, lat_sum, lon_sum) in cells.items():
+        key = (day, qid, cy >> GEO_COARSE_SHIFT, cx >> GEO_COARSE_SHIFT, country, sentiment)
+        sums = coarse.get(key)
+        if sums is None:
+            coarse[key] = [n, lat_sum, lon_sum]
+        else:
+            sums[0] += n
+            sums[1] += lat_sum
+            sums[2] += lon_sum
+    return coarse
+
+
 def mentions_store(batch: Sequence[EnrichedMention]) -> StoreResult:
     """Write one enriched batch (call inside ``transaction.atomic``)."""
     if not batch:
@@ -306,6 +324,8 @@ def mentions_store(batch: Sequence[EnrichedMention]) -> StoreResult:
         _geo_rollups(e, day, regions, cells)
         if r.source_id is not None:
             per_source[r.source_id].append(e)
+
+    coarse = _coarse_cells(cells)
 
     with connection.cursor() as cursor:
         if matches:
@@ -352,6 +372,15 @@ def mentions_store(batch: Sequence[EnrichedMention]) -> StoreResult:
             ["day", "query_id", "cell_lat", "cell_lon", "country", "sentiment"],
             ["count", "lat_sum", "lon_sum"],
             [(dt(k[0]), *k[1:], *v) for k, v in cells.items()],
+            pg_types=["timestamptz", "bigint", "integer", "integer", "text", "text", "bigint"]
+            + ["double precision"] * 2,
+        )
+        _upsert(
+            cursor,
+            MentionCoarseCellDay._meta.db_table,
+            ["day", "query_id", "cell_lat", "cell_lon", "country", "sentiment"],
+            ["count", "lat_sum", "lon_sum"],
+            [(dt(k[0]), *k[1:], *v) for k, v in coarse.items()],
             pg_types=["timestamptz", "bigint", "integer", "integer", "text", "text", "bigint"]
             + ["double precision"] * 2,
         )
