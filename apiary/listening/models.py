@@ -159,7 +159,13 @@ class Intent(models.TextChoices):
 class Mention(models.Model):
     platform = models.CharField(max_length=20)
     external_id = models.CharField(max_length=255)
-    source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.SET_NULL)
+    source = models.ForeignKey(
+        Source,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_index=False,  # the (source, created_at) index below serves it; one less to maintain
+    )
     text = models.TextField()
     url = models.CharField(max_length=2000, blank=True)
     created_at = models.DateTimeField(db_index=True)
