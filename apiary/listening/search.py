@@ -753,6 +753,32 @@ def search_page(
     )
 
 
+LIVE_SCAN = 5_000  # the live poller looks at most at this many newly stored mentions per call
+
+
+def live_rows(params: SearchParams, *, after: int, limit: int) -> tuple[list[Mention], int]:
+    """Mentions stored after id ``after`` that match, newest first, and the id to poll after
+    next time. The new ids come first from the primary key alone (a short range at the end of
+    the table), then the filters are checked on exactly those rows: no filter can make the
+    database walk an index instead. The cursor moves past everything looked at, matching or
+    not, so a search that matches nothing never rescans."""
+    new_ids = list(
+        Mention.objects.filter(pk__gt=after)
+        .order_by("-pk")
+        .values_list("pk", flat=True)[:LIVE_SCAN]
+    )
+    if not new_ids:
+        return [], after
+    params = params.model_copy(update={"sort": "time"})
+    rows = list(
+        search_queryset(params, probe=True)
+        .filter(pk__in=new_ids)
+        .order_by("-pk")
+        .select_related("customer")[:limit]
+    )
+    return rows, new_ids[0]
+
+
 # --- Mention detail --------------------------------------------------------------------------
 
 THREAD_LIMIT = 50

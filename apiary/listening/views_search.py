@@ -118,7 +118,7 @@ def _newest_id() -> int:
 def live_rows_view(request: HttpRequest) -> HttpResponse:
     """New mentions matching the page's filters, stored after ``after`` (htmx poller)."""
     try:
-        after = max(0, int(request.GET.get("after", "0")))
+        after = min(max(0, int(request.GET.get("after", "0"))), 2**62)
     except ValueError:
         after = 0
     query = request.GET.copy()
@@ -129,11 +129,7 @@ def live_rows_view(request: HttpRequest) -> HttpResponse:
         return HttpResponse(str(exc), status=422, content_type="text/plain; charset=utf-8")
     if not _customer_filter_allowed(request.user, params):
         return HttpResponse(status=403)
-    # Live rows are always newest first, whatever the page's sort.
-    params = params.model_copy(update={"sort": "time"})
-    qs = search.search_queryset(params, after_id=after).select_related("customer")
-    mentions = list(qs[:LIVE_PAGE])
-    newest = max((m.pk for m in mentions), default=after)
+    mentions, newest = search.live_rows(params, after=after, limit=LIVE_PAGE)
     return render(
         request,
         "listening/_live_rows.html",

@@ -105,6 +105,8 @@ def test_live_rows_keep_the_search_filters(make_user, mentions):
     assert body.count("after=") == 1
     bad = analyst.get("/listening/live/?after=0&radius_km=0&near=1,1")
     assert bad.status_code == 422
+    huge = analyst.get("/listening/live/?after=99999999999999999999999999", HTTP_HX_REQUEST="true")
+    assert huge.status_code == 200
 
 
 def test_the_poller_is_only_on_the_first_page_sorted_by_time(make_user, mentions):

@@ -504,3 +504,23 @@ def test_sparse_matches_beyond_the_probe_are_still_found_in_order(monkeypatch, s
     assert {m.pk for m in dense.items} == {m.pk for m in newer}
     first = search.search_page(search.params_validate({"sort": sort}), limit=2)
     assert first.count_capped and first.count >= 2
+
+
+@pytest.mark.django_db
+def test_live_rows_move_past_what_they_looked_at(monkeypatch):
+    # given
+    monkeypatch.setattr(search, "LIVE_SCAN", 3)
+    start = mk(sentiment="negative")
+    others = [mk(sentiment="positive") for _ in range(2)]
+    neg = mk(sentiment="negative")
+    params = search.params_validate({"sentiment": ["negative"]})
+    # when
+    rows, newest = search.live_rows(params, after=start.pk, limit=50)
+    nothing, same = search.live_rows(params, after=newest, limit=50)
+    # then: the match, and the cursor past every new row (matching or not)
+    assert [m.pk for m in rows] == [neg.pk] and newest == neg.pk
+    assert nothing == [] and same == newest
+    quiet, moved = search.live_rows(
+        search.params_validate({"sentiment": ["neutral"]}), after=start.pk, limit=50
+    )
+    assert quiet == [] and moved == neg.pk > others[-1].pk
