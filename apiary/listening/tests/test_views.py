@@ -2,6 +2,7 @@
 
 import pytest
 from django.test import Client
+from django.urls import reverse
 
 from apiary.accounts.models import Role
 from apiary.listening.models import ListeningQuery, Source
@@ -105,3 +106,18 @@ def test_query_page_shows_syntax_errors_with_position(make_user):
     assert bad.status_code == 422 and "position" in bad.content.decode()
     assert good.status_code == 302
     assert ListeningQuery.objects.get().text == "northwind"
+
+
+@pytest.mark.parametrize(
+    "url_name", ["search", "insight", "map", "trending", "sources", "queries", "platform_focus"]
+)
+def test_every_listening_page_links_to_the_others(make_user, url_name):
+    # given
+    analyst = client_for(make_user(Role.ADMIN))
+    # when
+    page = analyst.get(reverse(f"listening:{url_name}")).content.decode()
+    # then: one set of tabs, the current one marked
+    for target in ("search", "insight", "map", "trending", "sources", "queries"):
+        assert f'href="{reverse(f"listening:{target}")}"' in page
+    assert page.count('class="section-tabs"') == 1
+    assert 'aria-current="page"' in page
