@@ -1,15 +1,19 @@
 """Listening insight: the numbers behind the charts, computed in the database.
 
-Every metric is a ``GROUP BY`` over ``MentionRollup`` (hourly counts and reach by query — ``0``
-is "all mentions" —, platform, language, sentiment, intent and country). ``MentionMatch`` and
-``Mention`` are read only where the rollups cannot answer: top posts, customers' mentions (the
-rollups have no customer dimension) and brand mentions across several brand queries (a mention
-matching two of them is one mention, not two). Python only fills empty buckets with zeros and
-computes the spike baseline over the aggregated series (at most ``MAX_BUCKETS`` numbers).
+Every metric is a ``GROUP BY`` over the rollups (counts and reach by query — ``0`` is "all
+mentions" —, platform, language, sentiment and country), read through :class:`RollupSet`: whole
+UTC days from ``MentionRollupDay``, the partial days at a window's edges and every hour-interval
+chart from the hourly ``MentionRollup``. ``MentionMatch`` and ``Mention`` are read only where
+the rollups cannot answer: top posts (the newest ``TOP_POSTS_SCAN`` matches of the window),
+customers' mentions (the rollups have no customer dimension) and brand mentions across several
+brand queries (a mention matching two of them is one mention, not two). Python only sums the
+parts' few result rows, fills empty buckets with zeros and computes the spike baseline over
+the aggregated series (at most ``MAX_BUCKETS`` numbers).
 
-Time buckets use Django's ``Trunc`` with ``tzinfo=UTC`` (the same on SQLite and PostgreSQL;
-weeks start on Monday). Because the counts are hourly, a window is widened to whole hours: the
-start is floored and the end ceiled to the hour, and answers give the effective window.
+Weeks start on Monday (stored as ``week`` in the daily table; ``Trunc`` with ``tzinfo=UTC`` on
+the hourly edge rows, the same on SQLite and PostgreSQL). Because the finest counts are hourly,
+a window is widened to whole hours: the start is floored and the end ceiled to the hour, and
+answers give the effective window.
 
 Bad input raises :class:`apiary.core.errors.ApiError` (a 4xx with a code), so the API, a view or
 a command can show the message as it is.

@@ -1,7 +1,7 @@
 """Mention search: one validated parameter object and one queryset builder, for the API
 (``GET /api/v1/mentions``), the search page, its live poller and saved searches.
 
-Every filter is answered by an index or bounded (see /tmp/docs-search.md "Search indexes"):
+Every filter is answered by an index or bounded (see docs/ARCHITECTURE.md, "Search indexes"):
 
 * full text goes through the FTS5 table (SQLite) or the GIN expression index (PostgreSQL) and
   is **bounded to the newest ``FTS_WINDOW`` matches** (by id, i.e. storage order), so a word that

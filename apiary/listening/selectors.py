@@ -1,4 +1,5 @@
-"""Listening reads: mentions, sources with their status, queries, stream health."""
+"""Listening reads: sources with their status, queries, stream health (mention search is
+``search.py``)."""
 
 from __future__ import annotations
 
@@ -7,42 +8,7 @@ from datetime import timedelta
 from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
-from .models import ListeningQuery, Mention, MentionMatch, OutboxEntry, Source, SourceMinute
-
-
-def mention_list(
-    *,
-    platform: str | None = None,
-    language: str | None = None,
-    sentiment: str | None = None,
-    intent: str | None = None,
-    query_id: int | None = None,
-    customer_id: int | None = None,
-    source_id: int | None = None,
-    created_after=None,
-    created_before=None,
-    after_id: int | None = None,
-) -> QuerySet[Mention]:
-    qs = Mention.objects.all()
-    if query_id is not None:
-        qs = qs.filter(pk__in=MentionMatch.objects.filter(query_id=query_id).values("mention_id"))
-    for field, value in (
-        ("platform", platform),
-        ("language", language),
-        ("sentiment", sentiment),
-        ("intent", intent),
-        ("customer_id", customer_id),
-        ("source_id", source_id),
-    ):
-        if value is not None:
-            qs = qs.filter(**{field: value})
-    if created_after is not None:
-        qs = qs.filter(created_at__gte=created_after)
-    if created_before is not None:
-        qs = qs.filter(created_at__lt=created_before)
-    if after_id is not None:
-        qs = qs.filter(pk__gt=after_id)
-    return qs.order_by("-created_at", "-pk")
+from .models import ListeningQuery, Mention, OutboxEntry, Source, SourceMinute
 
 
 def source_list(*, include_deleted: bool = False) -> QuerySet[Source]:
