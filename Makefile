@@ -26,10 +26,11 @@ demo: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/apiary serve
 
-## Debian's Chromium for the browser tests (Playwright drives it; nothing is downloaded by Playwright).
+## Debian's Chromium for the browser tests (Playwright drives it; nothing is downloaded by Playwright)
+## and libcairo2, which cairosvg needs to turn charts into PNG.
 browser-deps:
-	@if [ ! -x $(CHROMIUM) ]; then \
-	  echo "Installing Debian's chromium for browser tests…"; \
+	@if [ ! -x $(CHROMIUM) ] || ! /sbin/ldconfig -p | grep -q 'libcairo\.so\.2'; then \
+	  echo "Installing Debian's chromium (browser tests) and libcairo2 (chart PNGs)…"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium libcairo2 >/dev/null; \
 	fi
