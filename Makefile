@@ -62,7 +62,7 @@ bench: $(STAMP)
 
 ## make messages: refresh and compile the ru/es translations after changing user-visible strings
 messages: $(STAMP)
-	cd apiary && ../$(BIN)/apiary makemessages -l ru -l es --no-obsolete --ignore 'demo/*'
+	cd apiary && ../$(BIN)/apiary makemessages -l ru -l es -e html,txt,py,svg --no-obsolete --ignore 'demo/*'
 	cd apiary && ../$(BIN)/apiary compilemessages
 
 clean:

@@ -252,7 +252,7 @@ def _common() -> dict:
         "queries": _query_choices(),
         "rivals": _brand_and_competitors(),
         "platforms": sorted(PLATFORMS),
-        "languages": insight.LANGUAGES,
+        "language_choices": insight.LANGUAGES,  # not "languages": base.html uses that name
         "intervals": list(insight.INTERVALS),
         "countries": COUNTRY_HINTS,
         "measures": [

@@ -387,3 +387,15 @@ def test_the_page_calls_only_rollup_functions(analyst, mentions, django_assert_m
     with django_assert_max_num_queries(12):
         analyst.get("/listening/insight/", params)
     assert insight.MAX_BUCKETS  # the bucket count is bounded too
+
+
+def test_language_filter_lists_language_codes(analyst, queries):  # noqa: F811
+    # when
+    page = analyst.get("/listening/insight/", {"language": "es"}).content.decode()
+    # then: the page's own choices, not the interface-language switcher's dicts
+    select = page[
+        page.index('id="f-language"') : page.index("</select>", page.index('id="f-language"'))
+    ]
+    assert '<option value="es" selected>es</option>' in select
+    assert '<option value="ru" >ru</option>' in select or '<option value="ru">ru</option>' in select
+    assert "{" not in select
