@@ -69,11 +69,10 @@ _REGION = re.compile(r"^[A-Z]{2}(\.[A-Za-z0-9]{1,20})?$")
 _TAG = re.compile(r"^[\w][\w\- ]{0,49}$")
 
 
-# The full-text SQL. The PostgreSQL expression must be the index's expression word for word
-# (migration 0002_search) or the GIN index is not used. The ids are the newest matches: FTS5
-# returns rowids in descending order natively, PostgreSQL walks the primary key or sorts the
-# bitmap's ids, whichever its planner finds cheaper.
-PG_VECTOR = "to_tsvector('simple'::regconfig, apiary_fts_text(text))"
+# The full-text SQL (column, index and FTS5 table come from migration 0002_search). The ids
+# are the newest matches: FTS5 returns rowids in descending order natively, PostgreSQL walks
+# the primary key or sorts the bitmap's ids, whichever its planner finds cheaper.
+PG_VECTOR = "search_vector"  # generated: to_tsvector('simple', apiary_fts_text(text))
 PG_IDS = (
     f"SELECT id FROM listening_mention WHERE {PG_VECTOR} "  # noqa: S608 (constants only)
     "@@ to_tsquery('simple'::regconfig, %s) ORDER BY id DESC LIMIT %s"
