@@ -27,10 +27,9 @@ from typing import Literal
 import pydantic
 from django.db import connection
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
-from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cos, Power, Radians, Sin
 from django.utils.translation import gettext as _
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from apiary.core.errors import validation_errors
 
@@ -44,7 +43,7 @@ from .models import (
 )
 from .raw import PLATFORMS
 
-FTS_WINDOW = 5_000  # full text: filters and time/reach sort apply to the newest 5k matches
+FTS_WINDOW = 2_000  # full text: filters and time/reach sort apply to the newest 2k matches
 RANK_WINDOW = 1_000  # relevance: bm25 / ts_rank computed for the newest 1k matches only
 PROBE_ROWS = 20_000  # filters are first checked on the newest 20k mentions in sort order
 SIMILAR_WINDOW = 500  # similar mentions: ranked among the newest 500 sharing a top term
@@ -129,6 +128,7 @@ class SearchParams(pydantic.BaseModel):
     values of one list field with OR. JSON-serialisable (saved searches store ``as_query()``)."""
 
     model_config = ConfigDict(extra="forbid")
+    _cache: dict = PrivateAttr(default_factory=dict)  # per request: the full-text window
 
     q: str | None = Field(
         None,
@@ -363,23 +363,22 @@ def params_from_query(querydict, *, paging: bool = True) -> tuple[SearchParams, 
 # --- The queryset ----------------------------------------------------------------------------
 
 
-def _raw(sql: str, params: tuple, **kw) -> RawSQL:
-    # Only the module's constant SQL comes here; user input is always a bound parameter.
-    return RawSQL(sql, params, **kw)  # noqa: S611
-
-
-def _fts_ids(parsed: search_text.ParsedQuery, window: int) -> RawSQL:
-    """The ids of the newest ``window`` mentions matching the text (index-only, both backends)."""
-    if connection.vendor == "postgresql":
-        return _raw(
-            PG_IDS,
-            (parsed.tsquery(), window),
-        )
-    return RawSQL(
-        "SELECT rowid FROM listening_mention_fts WHERE listening_mention_fts MATCH %s "
-        "ORDER BY rowid DESC LIMIT %s",
-        (parsed.fts5(), window),
-    )
+def fts_window(params: SearchParams) -> list[int]:
+    """The ids of the newest matches of ``params.q`` (``FTS_WINDOW``, or ``RANK_WINDOW`` for
+    relevance) plus one more to tell whether the window is full: one index query per request,
+    kept on ``params`` so the page, the count and the "window full" flag share it."""
+    window = RANK_WINDOW if params.sort == "relevance" else FTS_WINDOW
+    cache = params._cache
+    key = ("fts", params.q, window)
+    if key not in cache:
+        parsed = params.parsed
+        with connection.cursor() as cur:
+            if connection.vendor == "postgresql":
+                cur.execute(PG_IDS, [parsed.tsquery(), window + 1])
+            else:
+                cur.execute(SQLITE_IDS, [parsed.fts5(), window + 1])
+            cache[key] = [int(r[0]) for r in cur.fetchall()]
+    return cache[key]
 
 
 def _lon_range(lo: float, hi: float) -> Q:
@@ -465,7 +464,7 @@ def search_queryset(
     parsed = params.parsed
     if parsed is not None:
         window = RANK_WINDOW if params.sort == "relevance" else FTS_WINDOW
-        qs = qs.filter(pk__in=_fts_ids(parsed, window))
+        qs = qs.filter(pk__in=fts_window(params)[:window])
     if params.query_id is not None:
         marked = MentionIrrelevant.objects.filter(query_id=params.query_id)
         if probe:
@@ -734,10 +733,7 @@ def search_page(
     else:
         rows, count, capped = _ordered_page(params, key, limit)
         if params.parsed is not None:
-            window_full = (
-                Mention.objects.filter(pk__in=_fts_ids(params.parsed, FTS_WINDOW + 1)).count()
-                > FTS_WINDOW
-            )
+            window_full = len(fts_window(params)) > FTS_WINDOW
     more = len(rows) > limit
     items = rows[:limit]
     next_cursor = _cursor_encode(params.sort, _key(items[-1], params.sort)) if more else None
