@@ -242,7 +242,9 @@ def test_edge_strip_queries_use_their_indexes_on_sqlite(data):
             plans[q["sql"]] = " ".join(row[-1] for row in cursor.fetchall())
     used = sorted(p for p in plans.values())
     assert any("listening_coarse_day_query" in p for p in used), used
-    assert any("listening_cell_day_lon (day=? AND query_id=? AND cell_lon>?" in p for p in used), used
+    assert any("listening_cell_day_lon (day=? AND query_id=? AND cell_lon>?" in p for p in used), (
+        used
+    )
     assert any(
         "autoindex_listening_mentioncellday_1 (day=? AND query_id=? AND cell_lat>?" in p
         for p in used
