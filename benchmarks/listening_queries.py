@@ -112,6 +112,9 @@ def _pg_drop_indexes(connection) -> list[str]:
 
 def _pg_restore_indexes(connection) -> None:
     with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TABLE IF NOT EXISTS bench_dropped_index (name text PRIMARY KEY, def text)"
+        )
         cursor.execute("SET maintenance_work_mem = '1GB'")
         cursor.execute("SELECT name, def FROM bench_dropped_index ORDER BY name")
         for name, definition in cursor.fetchall():
@@ -139,6 +142,8 @@ def load(mentions: int) -> dict:
     have = Mention.objects.count()
     if have >= mentions:
         if have == mentions:
+            if connection.vendor == "postgresql":
+                _pg_restore_indexes(connection)  # an interrupted index build
             return {"loaded": False, "mentions": have}
         raise SystemExit(f"the benchmark database holds {have:,} mentions: use --reload")
     for name, kind, text in QUERY_BOOK:
@@ -514,7 +519,7 @@ def cases(ids: dict) -> list[tuple[str, str, list[str]]]:
     return out
 
 
-def measure(runs: int, only: list[str] | None) -> dict:
+def measure(runs: int, only: list[str] | None, skip: list[str] | None = None) -> dict:
     _setup()
     from datetime import UTC, datetime, timedelta
 
@@ -544,7 +549,7 @@ def measure(runs: int, only: list[str] | None) -> dict:
     }
     out: dict = {}
     for name, category, urls in cases(ids):
-        if only and name not in only:
+        if (only and name not in only) or (skip and name in skip):
             continue
         for url in urls[:3]:  # warm-up (and fail fast on a bad URL)
             response = client.get(url)
@@ -639,13 +644,13 @@ def run_backend(backend: str, args) -> dict:
         cwd=ROOT,
         check=True,
     )
-    if backend == "postgres":
-        _pg("VACUUM ANALYZE", PG_DB)  # what autovacuum does after a bulk load
     loaded = _child(backend, "load", str(args.mentions))
     derived = _child(backend, "derive")
     if backend == "postgres":
-        _pg("VACUUM ANALYZE", PG_DB)
-    figures = _child(backend, "measure", str(args.runs), ",".join(args.only or []))
+        _pg("VACUUM ANALYZE", PG_DB)  # what autovacuum does after a bulk load
+    figures = _child(
+        backend, "measure", str(args.runs), ",".join(args.only or []), ",".join(args.skip or [])
+    )
     result: dict = {"mentions": loaded["mentions"]}
     for key in ("load_s", "load_mentions_per_s", "index_build_s", "enrich_sample_s"):
         if key in loaded:
@@ -678,7 +683,8 @@ def main() -> None:
             out = derive()
         else:
             only = [x for x in (sys.argv[4] if len(sys.argv) > 4 else "").split(",") if x]
-            out = measure(int(sys.argv[3]), only or None)
+            skip = [x for x in (sys.argv[5] if len(sys.argv) > 5 else "").split(",") if x]
+            out = measure(int(sys.argv[3]), only or None, skip)
         print("RESULT " + json.dumps(out), flush=True)
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -688,6 +694,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the database for the next run")
     parser.add_argument("--reload", action="store_true", help="drop and load the data again")
     parser.add_argument("--only", nargs="*", help="measure only these cases")
+    parser.add_argument("--skip", nargs="*", help="do not measure these cases")
     args = parser.parse_args()
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
