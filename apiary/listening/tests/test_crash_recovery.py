@@ -110,8 +110,9 @@ def crash_and_recover(stream_url, pending, in_flight, tmp_path) -> tuple[int, fl
     first = Worker(stream_url, tmp_path / "worker-1.log")
     second = None
     try:
-        # The first batch is committed and the next one claimed but not yet stored.
-        caught = wait_for(lambda: 0 < stored() < N and in_flight(), 30, 0.01)
+        # The first batch is committed and the next one claimed but not yet stored. (Generous:
+        # on a saturated two-core machine a fresh worker took over 30 s to store its first.)
+        caught = wait_for(lambda: 0 < stored() < N and in_flight(), 90, 0.01)
         assert caught, f"never saw a batch in flight: {stored()} stored\n{first.output()}"
         first.kill()
         at_kill = stored()
