@@ -646,7 +646,7 @@ def run_backend(backend: str, args) -> dict:
     )
     loaded = _child(backend, "load", str(args.mentions))
     derived = _child(backend, "derive")
-    if backend == "postgres":
+    if backend == "postgres" and (loaded.get("loaded") or derived.get("term_rollup_rows")):
         _pg("VACUUM ANALYZE", PG_DB)  # what autovacuum does after a bulk load
     figures = _child(
         backend, "measure", str(args.runs), ",".join(args.only or []), ",".join(args.skip or [])
