@@ -190,8 +190,7 @@ def _search_error(exc: search.SearchParamsError) -> ApiError:
 
 
 def _require_customer_view(request, params: search.SearchParams) -> None:
-    # Which mentions belong to which customers is customer data.
-    if params.customer_id is not None or params.segment:
+    if params.reads_customer_data:
         api_require(request, Perm.CUSTOMERS_VIEW)
 
 

@@ -156,6 +156,12 @@ class SearchParams(pydantic.BaseModel):
     source_id: int | None = Field(None, ge=1, le=2**53)
     sort: SortV = "time"
 
+    @property
+    def reads_customer_data(self) -> bool:
+        """Which mentions belong to which customers is customer data: a search narrowed by
+        customer or segment needs the customers permission (API and page both ask this)."""
+        return self.customer_id is not None or bool(self.segment)
+
     @field_validator("since", "until", mode="before")
     @classmethod
     def _date(cls, value, info):

@@ -26,7 +26,7 @@ from django.utils.translation import gettext_lazy
 from apiary.accounts.access import Perm, permission_required
 from apiary.core.errors import ApiError, validation_errors
 
-from . import charts, exports, insight
+from . import charts, exports, insight, trends
 from .api_insight import BarometerQuery, CompetitorQuery, PlatformFocusQuery, ShareOfVoiceQuery
 from .models import ListeningQuery, QueryKind
 from .raw import PLATFORMS
@@ -659,10 +659,7 @@ def share_of_voice_context(request: HttpRequest, fmt: str) -> dict:
         "rows": rows,
         "by_platform": grouped("by_platform"),
         "by_country": grouped("by_country"),
-        "presets": [
-            {**p, "url": _with(request, start=p["params"]["start"], end=p["params"]["end"])}
-            for p in presets()
-        ],
+        "presets": _preset_links(request),
     }
 
 
@@ -677,18 +674,15 @@ def share_of_voice_view(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _preset_links(request: HttpRequest) -> list[dict]:
+    """The period presets as links keeping the page's other filters."""
+    return [
+        {**p, "url": _with(request, start=p["params"]["start"], end=p["params"]["end"])}
+        for p in presets()
+    ]
+
+
 # --- Competitor watch ----------------------------------------------------------------------
-
-
-def _trends():
-    """The trends module when it is installed (built alongside; optional until then)."""
-    try:
-        from . import trends
-    except ImportError:
-        return None
-    if not hasattr(trends, "trending_terms") or not hasattr(trends, "topic_clusters"):
-        return None
-    return trends
 
 
 @permission_required(Perm.LISTENING_VIEW)
@@ -754,26 +748,22 @@ def competitor_context(request: HttpRequest, fmt: str, pk: int) -> dict:
         }
         for m in data["negative_moments"]
     ]
-    trends = _trends()
     terms = topics = None
     trends_error = None
-    if trends is not None:
-        # The trends module has its own limits (whole days, a bounded baseline): a window it
-        # refuses hides this section with its message, not the whole page.
-        try:
-            terms = trends.trending_terms(
-                query_id=query.pk,
-                start=win.start,
-                end=win.end,
-                baseline_days=14,
-                limit=20,
-                kind="all",
-            )
-            topics = trends.topic_clusters(
-                query_id=query.pk, start=win.start, end=win.end, limit=10
-            )
-        except ApiError as exc:
-            trends_error = exc.detail
+    # The trends module has its own limits (whole days, a bounded baseline): a window it
+    # refuses hides this section with its message, not the whole page.
+    try:
+        terms = trends.trending_terms(
+            query_id=query.pk,
+            start=win.start,
+            end=win.end,
+            baseline_days=14,
+            limit=20,
+            kind="all",
+        )
+        topics = trends.topic_clusters(query_id=query.pk, start=win.start, end=win.end, limit=10)
+    except ApiError as exc:
+        trends_error = exc.detail
     return {
         "data": data,
         "charts": chart_map,
@@ -791,14 +781,10 @@ def competitor_context(request: HttpRequest, fmt: str, pk: int) -> dict:
         "posts": data["top_posts"],
         "terms": terms,
         "topics": topics,
-        "trends_available": trends is not None,
         "trends_error": trends_error,
         "search_url": search_url(**search),
         "negative_url": search_url(**search, sentiment="negative"),
-        "presets": [
-            {**p, "url": _with(request, start=p["params"]["start"], end=p["params"]["end"])}
-            for p in presets()
-        ],
+        "presets": _preset_links(request),
     }
 
 
@@ -870,10 +856,7 @@ def platform_focus_context(request: HttpRequest, fmt: str) -> dict:
             for r in rows
         ],
         "recommendation": data["recommendation"],
-        "presets": [
-            {**p, "url": _with(request, start=p["params"]["start"], end=p["params"]["end"])}
-            for p in presets()
-        ],
+        "presets": _preset_links(request),
     }
 
 

@@ -35,9 +35,7 @@ def _segments(user) -> list:
 
 
 def _customer_filter_allowed(user, params: search.SearchParams) -> bool:
-    if params.customer_id is not None or params.segment:
-        return user_has_permission(user, Perm.CUSTOMERS_VIEW)
-    return True
+    return not params.reads_customer_data or user_has_permission(user, Perm.CUSTOMERS_VIEW)
 
 
 def _values(request: HttpRequest) -> dict:
