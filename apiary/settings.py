@@ -42,6 +42,8 @@ INSTALLED_APPS = [
     "apiary.accounts",
     "apiary.customers",
     "apiary.listening",
+    "apiary.care",
+    "apiary.alerts",
     "apiary.web",
     "apiary.demo",
 ]

@@ -27,7 +27,9 @@ class Perm(StrEnum):
     LISTENING_VIEW = "listening.view"
     LISTENING_MANAGE = "listening.manage"
     CARE_INBOX = "care.inbox"
+    CARE_MANAGE = "care.manage"  # SLA policies, inbox rules, canned responses, assignment of others
     ALERTS_VIEW = "alerts.view"
+    ALERTS_MANAGE = "alerts.manage"  # alert rules and webhook endpoints
     COMMUNITY_MANAGE = "community.manage"
     COMMUNITY_PARTICIPATE = "community.participate"
     ANALYTICS_VIEW = "analytics.view"
@@ -50,6 +52,19 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.CUSTOMERS_EDIT,
             Perm.LISTENING_VIEW,
             Perm.ALERTS_VIEW,
+        }
+    ),
+    Role.CARE_MANAGER: frozenset(
+        _EVERYONE
+        | {
+            Perm.CARE_INBOX,
+            Perm.CARE_MANAGE,
+            Perm.CUSTOMERS_VIEW,
+            Perm.CUSTOMERS_EDIT,
+            Perm.LISTENING_VIEW,
+            Perm.ALERTS_VIEW,
+            Perm.ALERTS_MANAGE,
+            Perm.ANALYTICS_VIEW,
         }
     ),
     Role.ANALYST: frozenset(

@@ -13,11 +13,14 @@ class Role(models.TextChoices):
     ADMIN = "admin", _("Administrator")
     COMMUNITY_MANAGER = "community_manager", _("Community manager")
     CARE_AGENT = "care_agent", _("Care agent")
+    CARE_MANAGER = "care_manager", _("Care manager")
     ANALYST = "analyst", _("Analyst")
     MEMBER = "member", _("Community member")
 
 
-STAFF_ROLES = frozenset({Role.ADMIN, Role.COMMUNITY_MANAGER, Role.CARE_AGENT, Role.ANALYST})
+STAFF_ROLES = frozenset(
+    {Role.ADMIN, Role.COMMUNITY_MANAGER, Role.CARE_AGENT, Role.CARE_MANAGER, Role.ANALYST}
+)
 
 
 class UserManager(BaseUserManager):

@@ -12,6 +12,7 @@ STAFF = [
     ("community@apiary.local", "Марина Соколова", Role.COMMUNITY_MANAGER, "ru"),
     ("care@apiary.local", "Lucía Fernández", Role.CARE_AGENT, "es"),
     ("care2@apiary.local", "Dmitri Volkov", Role.CARE_AGENT, "ru"),
+    ("carelead@apiary.local", "Grace Okafor", Role.CARE_MANAGER, "en"),
     ("analyst@apiary.local", "Sam Analyst", Role.ANALYST, "en"),
 ]
 

@@ -1,0 +1,1 @@
+"""Alerts: rules, detectors, alerts with their evidence and next actions, deliveries."""

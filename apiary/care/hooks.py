@@ -1,0 +1,1 @@
+"""Care's plug-ins into other apps (registered from ``CareConfig.ready``)."""
