@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "apiary.listening",
     "apiary.care",
     "apiary.alerts",
+    "apiary.community",
     "apiary.web",
     "apiary.demo",
 ]

@@ -1,0 +1,1 @@
+"""The owned community: spaces, memberships, content of every type, and the access chokepoint."""
