@@ -8,6 +8,14 @@ Endpoints (as Mastodon 4.x serves them):
   a ``Link`` header (``rel="next"`` → ``max_id`` of the oldest, ``rel="prev"`` → ``min_id`` of the
   newest status of the page);
 - ``GET /api/v1/statuses/:id``;
+- ``POST /api/v1/statuses`` (JSON or form: ``status``, ``in_reply_to_id``, ``visibility``,
+  ``language``) for replies: needs ``Authorization: Bearer <post_token>`` (401 otherwise, 403
+  for a token in ``read_only_tokens``), honours ``Idempotency-Key`` (the same key answers the
+  status it already made, as Mastodon does for an hour), 404 for an unknown
+  ``in_reply_to_id``, 422 for blank or too long text (``max_characters``); the new status is
+  stored and streamed like any other and listed in ``posted``; ``post_delay`` answers late
+  (after the status was made: a client that times out must not post twice when it retries);
+- ``GET /api/v2/search?q=<status uri>&type=statuses&resolve=true``;
 - ``GET /api/v1/streaming/hashtag?tag=…``, ``/hashtag/local``, ``/public``, ``/public/local`` —
   ``text/event-stream`` in chunked encoding: ``:)`` on connect, ``:thump`` heartbeats,
   ``event: update`` / ``event: delete`` / ``event: status.update`` frames for what is posted
@@ -144,6 +152,15 @@ class FakeMastodon:
         self.heartbeat_seconds = heartbeat_seconds
         self.require_token: str | None = None
         self.rest_delay = 0.0  # seconds each timeline request waits before answering
+        # Replies (POST /api/v1/statuses): see the module docstring.
+        self.post_token: str = "write-token"  # noqa: S105 (a fake server's test token)
+        self.read_only_tokens: set[str] = set()
+        self.reply_acct = "ridgeback"
+        self.max_characters = 500
+        self.post_delay = 0.0
+        self.posted: list[dict] = []
+        self.idempotent_hits = 0
+        self._idempotency: dict[tuple[str, str], dict] = {}
         self.requests: list[Request] = []
         self.streams_opened = 0
         self._statuses: list[dict] = []
@@ -461,6 +478,22 @@ class FakeMastodon:
         if where == "stream":
             self._serve_stream(h, path, query, record, stall=fault is not None)
             return
+        if h.command == "POST":
+            self._create_status(h, path, answer)
+            return
+        if path == "/api/v2/search":
+            wanted = query.get("q", "")
+            answer(
+                200,
+                {
+                    "accounts": [],
+                    "hashtags": [],
+                    "statuses": [
+                        s for s in self.statuses if s["uri"] == wanted or s["url"] == wanted
+                    ],
+                },
+            )
+            return
         if self.rest_delay:
             time.sleep(self.rest_delay)
         if path.startswith("/api/v1/timelines/tag/"):
@@ -494,6 +527,83 @@ class FakeMastodon:
             newer = urlencode({**keep, "min_id": page[0]["id"]})
             headers["Link"] = f'<{base}?{older}>; rel="next", <{base}?{newer}>; rel="prev"'
         answer(200, page, headers)
+
+    def _create_status(self, h: BaseHTTPRequestHandler, path: str, answer) -> None:
+        length = int(h.headers.get("Content-Length") or 0)
+        raw_body = h.rfile.read(length) if length else b""
+        if path != "/api/v1/statuses":
+            answer(404, {"error": "Record not found"})
+            return
+        auth = h.headers.get("Authorization", "")
+        token = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else ""
+        if token in self.read_only_tokens:
+            answer(403, {"error": "This action is outside the authorized scopes"})
+            return
+        if not token or token != self.post_token:
+            answer(401, {"error": "The access token is invalid"})
+            return
+        if "json" in (h.headers.get("Content-Type") or ""):
+            try:
+                params = json.loads(raw_body or b"{}")
+            except ValueError:
+                answer(400, {"error": "Error occurred while parsing request parameters"})
+                return
+        else:
+            params = {k: v[-1] for k, v in parse_qs(raw_body.decode("utf-8", "replace")).items()}
+        if not isinstance(params, dict):
+            answer(400, {"error": "Error occurred while parsing request parameters"})
+            return
+        key = h.headers.get("Idempotency-Key")
+        with self._lock:
+            earlier = self._idempotency.get((token, key)) if key else None
+            if earlier is not None:
+                self.idempotent_hits += 1
+        if earlier is not None:
+            answer(200, earlier)
+            return
+        text = params.get("status")
+        if not isinstance(text, str) or not text.strip():
+            answer(422, {"error": "Validation failed: Text can't be blank"})
+            return
+        if len(text) > self.max_characters:
+            answer(
+                422,
+                {
+                    "error": "Validation failed: Text character limit of "
+                    f"{self.max_characters} exceeded"
+                },
+            )
+            return
+        visibility = params.get("visibility") or "public"
+        if visibility not in ("public", "unlisted", "private", "direct"):
+            answer(422, {"error": "Validation failed: Visibility is not included in the list"})
+            return
+        parent = None
+        if params.get("in_reply_to_id"):
+            wanted = str(params["in_reply_to_id"])
+            parent = next((s for s in self.statuses if s["id"] == wanted), None)
+            if parent is None:
+                answer(
+                    404, {"error": "The post you are trying to reply to does not appear to exist."}
+                )
+                return
+        escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        status = self.make_status(
+            "<p>" + escaped.replace("\n", "<br>") + "</p>",
+            acct=self.reply_acct,
+            language=params.get("language") or None,
+            tags=(),
+            in_reply_to=parent,
+            visibility=visibility,
+        )
+        with self._lock:
+            if key:
+                self._idempotency[(token, key)] = status
+            self.posted.append({**status, "params": params, "idempotency_key": key})
+        self.post(status)
+        if self.post_delay:
+            time.sleep(self.post_delay)
+        answer(200, status)
 
     def _serve_stream(self, h, path: str, query: dict, record: Request, *, stall: bool) -> None:
         routes = {
@@ -591,6 +701,9 @@ def _make_handler(server: FakeMastodon) -> type[BaseHTTPRequestHandler]:
         server_version = "Mastodon"
 
         def do_GET(self) -> None:
+            server._handle(self)
+
+        def do_POST(self) -> None:
             server._handle(self)
 
         def log_message(self, format: str, *args) -> None:
