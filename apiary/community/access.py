@@ -713,20 +713,38 @@ def notifications_visible(user, qs: QuerySet | None = None) -> QuerySet:
 
 
 def recipients_who_can_see(*, user_ids, post: Post, comment: Comment | None = None) -> list[int]:
-    """Fan-out filter: of these users, those who may read the post (and comment). Used before a
-    notification is stored, so closed content never reaches an outsider's inbox."""
+    """Fan-out filter: of these users, those who may read the post (and the comment), as one
+    query. Used before a notification is stored, so closed content never reaches an outsider's
+    inbox. Only published content is announced; ``notification_visible`` re-checks on read."""
+    from apiary.accounts.access import ROLE_PERMISSIONS
     from apiary.accounts.models import User
 
-    allowed = []
-    for user in User.objects.filter(pk__in=set(user_ids), is_active=True):
-        decision = (
-            comment_decision(user=user, comment=comment)
-            if comment is not None
-            else post_decision(user=user, post=post)
-        )
-        if decision.allowed:
-            allowed.append(user.pk)
-    return allowed
+    ids = {int(i) for i in user_ids if i}
+    if not ids or post.state != PostState.PUBLISHED:
+        return []
+    if comment is not None and comment.state != CommentState.PUBLISHED:
+        return []
+    space = post.space
+    manager_roles = [r for r, perms in ROLE_PERMISSIONS.items() if Perm.COMMUNITY_MANAGE in perms]
+    active = SpaceMembership.objects.filter(
+        space=space, user=OuterRef("pk"), state=MembershipState.ACTIVE
+    )
+    banned = SpaceMembership.objects.filter(
+        space=space, user=OuterRef("pk"), state=MembershipState.BANNED
+    )
+    if post.audience == Audience.MEMBERS or space.visibility in (
+        Visibility.CLOSED,
+        Visibility.SECRET,
+    ):
+        readers = Q(Exists(active))
+    elif space.visibility == Visibility.REGISTERED:
+        readers = ~Q(Exists(banned))
+    else:
+        readers = Q()  # public space, everyone / registered audience: any active account
+    cond = Q(role__in=manager_roles) | readers
+    return list(
+        User.objects.filter(pk__in=ids, is_active=True).filter(cond).values_list("pk", flat=True)
+    )
 
 
 # --- turning a decision into an HTTP answer ---------------------------------------------------
