@@ -249,10 +249,11 @@ def deliver(*, message_id: int, now: datetime | None = None) -> Outcome:
     except PermanentFailure as failure:
         return _failed(message, attempt, failure.reason)
     except TransientFailure as failure:
-        return _later(message, attempt, failure.reason, failure.retry_after)
+        return _later(message, attempt, failure.reason, failure.retry_after, now)
     except Exception as exc:  # a bug must not leave the reply stuck in "sending"
         logger.exception("delivery of message %s failed unexpectedly", message_id)
-        return _later(message, attempt, _("Unexpected error: %(error)s") % {"error": exc}, None)
+        reason = _("Unexpected error: %(error)s") % {"error": exc}
+        return _later(message, attempt, reason, None, now)
     return _sent(message, sent)
 
 
@@ -313,14 +314,17 @@ def retry_delay(attempt: int, retry_after: float | None) -> float:
     return delay
 
 
-def _later(message: Message, attempt: int, reason: str, retry_after: float | None) -> Outcome:
+def _later(
+    message: Message, attempt: int, reason: str, retry_after: float | None, now: datetime
+) -> Outcome:
     if attempt >= MAX_ATTEMPTS:
         return _failed(
             message,
             attempt,
             _("%(reason)s (gave up after %(n)d attempts)") % {"reason": reason, "n": attempt},
         )
-    when = timezone.now() + timedelta(seconds=retry_delay(attempt, retry_after))
+    # From the end of this attempt (or the sweeper's clock, when it runs ahead in tests).
+    when = max(now, timezone.now()) + timedelta(seconds=retry_delay(attempt, retry_after))
     with transaction.atomic():
         updated = Message.objects.filter(
             pk=message.pk, delivery=Delivery.SENDING, delivery_attempts=attempt

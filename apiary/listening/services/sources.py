@@ -86,7 +86,10 @@ def source_update(*, source: Source, name: str | None = None, config=None, actor
             raise ValidationError({"name": [_("A name is required.")]})
         source.name = name[:200]
     if config is not None:
-        source.config = source_config_validate(kind=source.kind, config=config)
+        clean = source_config_validate(kind=source.kind, config=config)
+        # Reply credentials (care.replies.reply_settings_set) outlive a listening config edit.
+        clean.update({k: v for k, v in source.config.items() if k.startswith("reply_")})
+        source.config = clean
         # A new feed URL or hashtag starts from scratch: the old cursor describes another stream.
         source.cursor = {}
     source.save()
