@@ -166,7 +166,7 @@ def _configured_handles() -> frozenset[str]:
 def _handles_in_config(config: dict) -> frozenset[str]:
     # A source that can reply knows its own account; any of these keys names it.
     out = set()
-    for key in ("brand_handles", "account_handle", "handle", "reply_handle"):
+    for key in ("brand_handles", "account_handle", "handle", "reply_identifier"):
         value = config.get(key)
         if isinstance(value, str):
             value = [value]

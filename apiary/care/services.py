@@ -301,12 +301,13 @@ def _pick(agents: list[dict], language: str) -> dict | None:
     return None
 
 
-def conversation_assign_round_robin(*, conversation_id: int, actor=None):
+def conversation_assign_round_robin(*, conversation_id: int, actor=None, version=None):
     """Assign to the online agent with the language who was assigned least recently and has
     room (``max_open``). Returns the user, or None when nobody fits (it stays unassigned)."""
     now = timezone.now()
     with transaction.atomic():
         c = _locked(conversation_id)
+        _check_version(c, version, actor)
         agents = _online_agents(now)
         # Lock the candidates so two concurrent round-robins do not both pick the same agent.
         if agents:
@@ -531,6 +532,9 @@ def reply_create(
                     c, _user_name(last.actor_id) if last else _("Someone"), c.resolved_at
                 )
             _check_version(c, version, user)
+            problem = _platform_text_problem(c, text)
+            if problem:
+                raise ValidationError({"text": [problem]})
             message = Message.objects.create(
                 conversation=c,
                 direction=Direction.OUTBOUND,
@@ -572,6 +576,17 @@ def reply_create(
             raise
         return same
     return message
+
+
+def _platform_text_problem(c: Conversation, text: str) -> str | None:
+    """The connector's own limit (Bluesky's 300 graphemes, Mastodon's 500 characters…), from
+    ``replies.reply_text_check`` when the replies module provides it."""
+    try:
+        from . import replies
+    except ImportError:
+        return None
+    check = getattr(replies, "reply_text_check", None)
+    return check(conversation=c, text=text) if check else None
 
 
 def _reply_by_token(token: str, conversation_id: int, user) -> Message | None:

@@ -51,12 +51,20 @@ def _listening_sources():
     return sources_worker()
 
 
+def _care_clock():
+    from apiary.care.tasks import care_clock_worker
+
+    return care_clock_worker()
+
+
 WORKER_FACTORIES: dict[str, Callable[[], tuple[Callable[[], None], Callable[[], None]]]] = {
     "tasks": _task_worker,
     # The ingestion stream's consumer: enrich and store mentions (listening/consumer.py).
     "listening-consumer": _listening_consumer,
     # Pulling sources' connectors, one leased thread per source (listening/runner.py).
     "listening-sources": _listening_sources,
+    # SLA breach check and due reply deliveries every ~2 s (care/tasks.py).
+    "care-clock": _care_clock,
 }
 
 
