@@ -57,6 +57,18 @@ def _care_clock():
     return care_clock_worker()
 
 
+def _alerts_detectors():
+    from apiary.alerts.detectors.rate import detectors_worker
+
+    return detectors_worker()
+
+
+def _alerts_delivery():
+    from apiary.alerts.delivery import delivery_worker
+
+    return delivery_worker()
+
+
 WORKER_FACTORIES: dict[str, Callable[[], tuple[Callable[[], None], Callable[[], None]]]] = {
     "tasks": _task_worker,
     # The ingestion stream's consumer: enrich and store mentions (listening/consumer.py).
@@ -65,6 +77,11 @@ WORKER_FACTORIES: dict[str, Callable[[], tuple[Callable[[], None], Callable[[], 
     "listening-sources": _listening_sources,
     # SLA breach check and due reply deliveries every ~2 s (care/tasks.py).
     "care-clock": _care_clock,
+    # Rate and care alert detectors every ~1 s, one leader process (alerts/detectors/rate.py).
+    "alerts-detectors": _alerts_detectors,
+    # E-mail and webhook deliveries with retries; apart so a slow receiver never delays
+    # detection (alerts/delivery.py).
+    "alerts-delivery": _alerts_delivery,
 }
 
 
