@@ -21,6 +21,7 @@ urlpatterns = [
     path("accounts/", include("apiary.accounts.urls")),
     path("customers/", include("apiary.customers.urls")),
     path("listening/", include("apiary.listening.urls")),
+    path("care/", include("apiary.care.urls")),
     # The public, embeddable touchpoint where customers link their social accounts.
     path("connect/", views_connect.connect_view, name="connect"),
     path("connect/row/", views_connect.connect_row_view, name="connect_row"),
