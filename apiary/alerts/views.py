@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from apiary.accounts.access import Perm, permission_required, user_has_permission
@@ -25,13 +26,13 @@ from . import access, selectors, services
 from . import views_support as support
 from .forms import EndpointForm, RuleForm, rule_initial
 from .models import Kind, Severity, Status
-from .views_live import after_from
+from .views_live import start_id
 
 PAGE = 50
 STATUS_TABS = [
-    (Status.OPEN, _("Open")),
-    (Status.ACKNOWLEDGED, _("Acknowledged")),
-    (Status.RESOLVED, _("Resolved")),
+    (Status.OPEN, gettext_lazy("Open")),
+    (Status.ACKNOWLEDGED, gettext_lazy("Acknowledged")),
+    (Status.RESOLVED, gettext_lazy("Resolved")),
 ]
 FRESH_EVENTS = {"opened", "escalated"}  # what a toast announces
 
@@ -77,21 +78,19 @@ def alert_list_view(request: HttpRequest) -> HttpResponse:
     f, errors = _filters(request)
     cursor = request.GET.get("cursor") or None
     try:
-        page = support.page_of(
-            selectors.alert_list(
-                user=user,
-                status=f["status"],
-                kind=f["kind"] or None,
-                severity=f["severity"] or None,
-                cursor=cursor,
-                limit=PAGE,
-            )
+        page = selectors.alert_list(
+            user=user,
+            status=f["status"],
+            kind=f["kind"] or None,
+            severity=f["severity"] or None,
+            cursor=cursor,
+            limit=PAGE,
         )
     except ValidationError as exc:
         errors.extend(m for ms in exc.message_dict.values() for m in ms)
-        page = support.page_of([])
-    alerts = support.with_why(page["items"])
-    counts = support.counts_of(selectors.open_alert_counts(user))
+        page = {"items": [], "next_cursor": None}
+    alerts = support.decorate(page["items"])
+    counts = support.counts_for_tabs(selectors.open_alert_counts(user))
     base = reverse("alerts:list")
     tabs = [
         {
@@ -127,44 +126,40 @@ def alert_rows_view(request: HttpRequest) -> HttpResponse:
     """The alerts touched by events after ``after``, rendered as rows for the page's tab and
     filters; those that no longer belong there (acknowledged, resolved) are listed to remove."""
     user = request.user
-    after = after_from(request)
     f, errors = _filters(request)
     if errors:
         return HttpResponse("; ".join(errors), status=400, content_type="text/plain")
-    events, newest = support.events_read(user=user, after=after)
-    order: list[int] = []
+    answer = selectors.alert_events_after(after_id=start_id(request), user=user, limit=200)
+    latest: dict[int, dict] = {}
     fresh: set[int] = set()
-    for e in events:
-        if e.alert_id in order:
-            order.remove(e.alert_id)
-        order.append(e.alert_id)  # the last touched goes on top
-        if e.kind in FRESH_EVENTS:
-            fresh.add(e.alert_id)
-    alerts = support.alerts_by_ids(user=user, ids=order)
-    show, remove = [], []
-    for alert_id in order:
-        alert = alerts.get(alert_id)
-        if alert is not None and support.alert_matches(alert, **f):
-            show.append(alert)
-        else:
-            remove.append(alert_id)
+    for e in answer["events"]:
+        summary = e["alert"]
+        latest.pop(summary["id"], None)
+        latest[summary["id"]] = summary  # the last touched goes on top
+        if e["kind"] in FRESH_EVENTS:
+            fresh.add(summary["id"])
+    show = [s for s in latest.values() if support.alert_matches(s, **f)]
+    remove = [i for i, s in latest.items() if not support.alert_matches(s, **f)]
     context = {
-        "alerts": support.with_why(list(reversed(show))),
+        "alerts": support.decorate(list(reversed(show))),
         "fresh": fresh,
         "remove": remove,
-        "after": newest,
-        "counts": support.counts_of(selectors.open_alert_counts(user)) if events else {},
+        "after": answer["last_id"],
+        "counts": (support.counts_for_tabs(selectors.open_alert_counts(user)) if latest else {}),
     }
     return render(request, "alerts/_rows.html", context)
 
 
 @permission_required(Perm.ALERTS_VIEW)
 def alert_badge_view(request: HttpRequest) -> HttpResponse:
-    counts = support.counts_of(selectors.open_alert_counts(request.user))
+    counts = selectors.open_alert_counts(request.user)
     return render(
         request,
         "alerts/_badge.html",
-        {"open": counts.get(Status.OPEN, 0), "critical": counts.get("critical", 0)},
+        {
+            "open": counts.get("open", 0),
+            "critical": counts.get("by_severity", {}).get(Severity.CRITICAL, 0),
+        },
     )
 
 
@@ -206,10 +201,8 @@ def alert_acknowledge_view(request: HttpRequest, alert_id: int) -> HttpResponse:
         messages.error(request, str(exc))
         return _back_to(alert.pk)
     if _is_htmx(request):
-        alert = access.alert_for_view(user=request.user, alert_id=alert.pk)
-        return render(
-            request, "alerts/_row.html", {"a": support.with_why([alert])[0], "fresh": set()}
-        )
+        row = support.decorate([selectors.alert_summary(alert)])[0]
+        return render(request, "alerts/_row.html", {"a": row, "fresh": set()})
     messages.success(request, _("Acknowledged: others see that you are on it."))
     return _back_to(alert.pk)
 
@@ -373,7 +366,7 @@ def rule_create_view(request: HttpRequest) -> HttpResponse:
 
 @permission_required(Perm.ALERTS_MANAGE)
 def rule_edit_view(request: HttpRequest, rule_id: int) -> HttpResponse:
-    rule = support.rule_or_404(rule_id)
+    rule = selectors.rule_get(rule_id)
     if request.method == "POST":
         form = _rule_form(request.POST, kind=rule.kind)
         saved = _rule_save(request, form, rule=rule)
@@ -389,7 +382,7 @@ def rule_edit_view(request: HttpRequest, rule_id: int) -> HttpResponse:
 @require_POST
 @permission_required(Perm.ALERTS_MANAGE)
 def rule_delete_view(request: HttpRequest, rule_id: int) -> HttpResponse:
-    rule = support.rule_or_404(rule_id)
+    rule = selectors.rule_get(rule_id)
     services.rule_delete(rule=rule, actor=request.user)
     messages.success(request, _("Rule “%(name)s” deleted.") % {"name": rule.name})
     return redirect("alerts:rules")
@@ -512,7 +505,7 @@ def endpoint_create_view(request: HttpRequest) -> HttpResponse:
 
 @permission_required(Perm.ALERTS_MANAGE)
 def endpoint_edit_view(request: HttpRequest, endpoint_id: int) -> HttpResponse:
-    endpoint = support.endpoint_or_404(endpoint_id)
+    endpoint = selectors.endpoint_get(endpoint_id)
     if request.method != "POST":
         initial = {
             "name": endpoint.name,
@@ -548,7 +541,7 @@ def endpoint_edit_view(request: HttpRequest, endpoint_id: int) -> HttpResponse:
 @require_POST
 @permission_required(Perm.ALERTS_MANAGE)
 def endpoint_delete_view(request: HttpRequest, endpoint_id: int) -> HttpResponse:
-    endpoint = support.endpoint_or_404(endpoint_id)
+    endpoint = selectors.endpoint_get(endpoint_id)
     services.webhook_endpoint_delete(endpoint=endpoint, actor=request.user)
     messages.success(request, _("Webhook “%(name)s” deleted.") % {"name": endpoint.name})
     return redirect("alerts:endpoints")
@@ -557,7 +550,7 @@ def endpoint_delete_view(request: HttpRequest, endpoint_id: int) -> HttpResponse
 @require_POST
 @permission_required(Perm.ALERTS_MANAGE)
 def endpoint_test_view(request: HttpRequest, endpoint_id: int) -> HttpResponse:
-    endpoint = support.endpoint_or_404(endpoint_id)
+    endpoint = selectors.endpoint_get(endpoint_id)
     result = services.webhook_endpoint_test(endpoint_id=endpoint.pk)
     request.session["alerts_test_result"] = {
         "name": endpoint.name,

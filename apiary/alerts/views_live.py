@@ -34,45 +34,49 @@ POLL_SECONDS = 0.5  # well inside the 2 s promise, one primary-key probe per tic
 HEARTBEAT_SECONDS = 10  # a comment line keeps proxies from closing an idle stream
 RETRY_MS = 1000  # how soon EventSource reconnects after the stream ends
 MAX_AFTER = 2**62
+BATCH = 200
 
 
 def stream_seconds() -> float:
     return float(getattr(settings, "ALERTS_STREAM_SECONDS", 25))
 
 
-def after_from(request: HttpRequest) -> int:
-    """The last event id the browser saw: ``Last-Event-ID`` wins (a reconnect), then ``?after``."""
-    raw = request.headers.get("Last-Event-ID") or request.GET.get("after") or "0"
+def start_id(request: HttpRequest) -> int | None:
+    """Where a stream or a row poll starts: the last event id the browser saw
+    (``Last-Event-ID`` on a reconnect wins over ``?after=``), but never beyond the newest event
+    — an id from a restored database or a made-up header must not silence the feed until the
+    table catches up. ``None`` (nothing usable given) means "from now"."""
+    raw = request.headers.get("Last-Event-ID") or request.GET.get("after") or ""
     try:
-        return min(max(0, int(raw)), MAX_AFTER)
+        value = int(raw)
     except ValueError:
-        return 0
+        return None
+    if value < 0:
+        return None
+    return min(value, MAX_AFTER, selectors.latest_event_id())
 
 
-def _field(event, name: str):
-    return event.get(name) if isinstance(event, dict) else getattr(event, name, None)
-
-
-def event_frame(event) -> str:
-    """One SSE frame. The data names the alert and what happened, never its text: the page
+def event_frame(event: dict) -> str:
+    """One SSE frame. It names the alert and what happened, never mention text: the page then
     fetches the rows it shows through the access-checked views."""
+    alert = event.get("alert") or {}
     data = {
-        "id": _field(event, "id"),
-        "kind": _field(event, "kind"),
-        "alert_id": _field(event, "alert_id"),
+        "id": event["id"],
+        "kind": event["kind"],
+        "alert_id": alert.get("id"),
+        "severity": alert.get("severity"),
+        "status": alert.get("status"),
     }
-    return f"id: {data['id']}\nevent: alert\ndata: {json.dumps(data)}\n\n"
+    return f"id: {data['id']}\nevent: alert\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
-def _read(user, after: int) -> tuple[list[str], int]:
-    events = list(selectors.alert_events_after(after_id=after, user=user, limit=200))
-    frames = [event_frame(e) for e in events]
-    if events:
-        after = max(int(_field(e, "id")) for e in events)
-    return frames, after
+def _read(user, after: int | None) -> tuple[list[str], int]:
+    answer = selectors.alert_events_after(after_id=after, user=user, limit=BATCH)
+    frames = [event_frame(e) for e in answer["events"]]
+    return frames, int(answer["last_id"])
 
 
-def _sync_stream(user, after: int) -> Iterator[str]:
+def _sync_stream(user, after: int | None) -> Iterator[str]:
     yield f"retry: {RETRY_MS}\n: connected\n\n"
     deadline = time.monotonic() + stream_seconds()
     beat = time.monotonic() + HEARTBEAT_SECONDS
@@ -89,7 +93,7 @@ def _sync_stream(user, after: int) -> Iterator[str]:
         time.sleep(POLL_SECONDS)
 
 
-async def _async_stream(user, after: int) -> AsyncIterator[str]:
+async def _async_stream(user, after: int | None) -> AsyncIterator[str]:
     read = sync_to_async(_read)
     yield f"retry: {RETRY_MS}\n: connected\n\n"
     loop = asyncio.get_running_loop()
@@ -110,7 +114,7 @@ async def _async_stream(user, after: int) -> AsyncIterator[str]:
 
 @permission_required(Perm.ALERTS_VIEW)
 def stream_view(request: HttpRequest) -> StreamingHttpResponse:
-    after = after_from(request)
+    after = start_id(request)
     user = request.user
     content = (
         _async_stream(user, after)

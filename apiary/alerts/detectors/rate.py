@@ -47,7 +47,9 @@ logger = logging.getLogger(__name__)
 SEASONAL_DAYS = 28
 SEASONAL_REFRESH = 600.0
 JUMP_SECONDS = 30.0
-MAX_GAP_SECONDS = 30.0
+# A longer gap than this between ticks is a stall: its growth is not put into one minute. A
+# shorter one is harmless (it lands in the same window the minutes it came from would).
+MAX_GAP_SECONDS = 90.0
 STATUS_CHECK_SECONDS = 5.0  # how often firing trackers look for alerts resolved by people
 EVIDENCE = 10  # mentions attached to a spike alert when it fires or escalates
 LEASE_SECONDS = 15.0
