@@ -740,7 +740,9 @@ def recipients_who_can_see(*, user_ids, post: Post, comment: Comment | None = No
     elif space.visibility == Visibility.REGISTERED:
         readers = ~Q(Exists(banned))
     else:
-        readers = Q()  # public space, everyone / registered audience: any active account
+        # public space, everyone / registered audience: any active account (an explicit
+        # condition: an empty Q() would vanish when OR-ed with the managers' condition)
+        readers = Q(pk__isnull=False)
     cond = Q(role__in=manager_roles) | readers
     return list(
         User.objects.filter(pk__in=ids, is_active=True).filter(cond).values_list("pk", flat=True)
