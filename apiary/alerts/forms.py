@@ -218,6 +218,7 @@ class RuleForm(forms.Form):
     def add_condition_errors(self, exc: ValidationError) -> None:
         """The service's ``{key: [messages]}`` onto the fields that hold those keys."""
         for key, messages in exc.message_dict.items():
+            key = key.removeprefix("conditions.")  # rule_create names them conditions.<key>
             name = PREFIX + key if PREFIX + key in self.fields else key
             field = name if name in self.fields else None
             for message in messages:

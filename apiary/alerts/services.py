@@ -294,27 +294,25 @@ def alerts_raise(signals: list[Signal], *, now: datetime | None = None) -> list[
     suppressed = _in_cooldown(merged, set(live))
     raised: list[Raised] = []
     events: list[AlertEvent] = []
+    fresh = [s for k, s in merged.items() if k not in live and k not in suppressed]
+    opened, lost = _open_many(fresh, now)
+    for alert in opened:
+        raised.append(Raised(alert, "opened"))
+        events.append(
+            AlertEvent(
+                alert=alert,
+                kind="opened",
+                data={"severity": alert.severity, "level": alert.escalation_level},
+                at=now,
+            )
+        )
+    # Keys another process opened a moment ago: update those alerts instead.
+    for alert in Alert.objects.filter(dedup_key__in=lost, status__in=LIVE_STATUSES):
+        live[alert.dedup_key] = alert
     for key, s in merged.items():
         alert = live.get(key)
         if alert is None:
-            if key in suppressed:
-                continue
-            alert = _open(s, now)
-            if alert is None:  # another process opened it a moment ago: update that one
-                alert = Alert.objects.filter(dedup_key=key, status__in=LIVE_STATUSES).first()
-                if alert is None:
-                    continue
-            else:
-                raised.append(Raised(alert, "opened"))
-                events.append(
-                    AlertEvent(
-                        alert=alert,
-                        kind="opened",
-                        data={"severity": alert.severity, "level": alert.escalation_level},
-                        at=now,
-                    )
-                )
-                continue
+            continue
         outcome = _update(alert, s, now)
         raised.append(Raised(alert, outcome))
         events.append(
@@ -338,8 +336,45 @@ def alerts_raise(signals: list[Signal], *, now: datetime | None = None) -> list[
     return raised
 
 
+def _open_many(signals: list[Signal], now: datetime) -> tuple[list[Alert], list[str]]:
+    """Insert the new alerts in one statement; if a concurrent process opened one of them
+    first (the live-key index refuses it), insert one by one and report the keys lost."""
+    if not signals:
+        return [], []
+    rows = [_new_alert(s, now) for s in signals]
+    try:
+        # A savepoint: a refused insert undoes only itself, never the caller's transaction
+        # (the ingestion batch).
+        with transaction.atomic():
+            Alert.objects.bulk_create(rows)
+        if all(a.pk for a in rows):
+            return rows, []
+        keys = [a.dedup_key for a in rows]  # a backend without RETURNING: read the ids back
+        return list(Alert.objects.filter(dedup_key__in=keys, status__in=LIVE_STATUSES)), []
+    except IntegrityError:
+        pass
+    opened, lost = [], []
+    for s in signals:
+        alert = _open(s, now)
+        if alert is None:
+            lost.append(s.dedup_key)
+        else:
+            opened.append(alert)
+    return opened, lost
+
+
 def _open(s: Signal, now: datetime) -> Alert | None:
-    alert = Alert(
+    alert = _new_alert(s, now)
+    try:
+        with transaction.atomic():
+            alert.save(force_insert=True)
+    except IntegrityError:
+        return None
+    return alert
+
+
+def _new_alert(s: Signal, now: datetime) -> Alert:
+    return Alert(
         kind=s.kind,
         rule_id=s.rule_id,
         severity=s.severity,
@@ -362,14 +397,6 @@ def _open(s: Signal, now: datetime) -> Alert | None:
         created_at=now,
         updated_at=now,
     )
-    try:
-        # A savepoint: a concurrent opener's row makes only this insert fail, never the
-        # caller's transaction (the ingestion batch).
-        with transaction.atomic():
-            alert.save(force_insert=True)
-    except IntegrityError:
-        return None
-    return alert
 
 
 def _update(alert: Alert, s: Signal, now: datetime) -> str:

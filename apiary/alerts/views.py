@@ -22,7 +22,7 @@ from django.views.decorators.http import require_POST
 
 from apiary.accounts.access import Perm, permission_required, user_has_permission
 
-from . import access, selectors, services
+from . import access, actions, selectors, services
 from . import views_support as support
 from .forms import EndpointForm, RuleForm, rule_initial
 from .models import Kind, Severity, Status
@@ -241,7 +241,7 @@ def alert_action_view(request: HttpRequest, alert_id: int, action_key: str) -> H
     alert = _alert(request, alert_id)
     params = {k: v for k, v in request.POST.items() if k != "csrfmiddlewaretoken"}
     try:
-        result = services.alert_action_perform(
+        result = actions.alert_action_perform(
             alert_id=alert.pk, action_key=action_key, user=request.user, params=params or None
         )
     except PermissionDenied:

@@ -110,7 +110,10 @@ def customer_facts(customer_ids: set[int], segment_ids: set[int]) -> tuple[dict,
             .values("customer_id")
             .annotate(n=Count("pk"), total=Sum("total"))
         ):
-            values[row["customer_id"]] = (row["n"], Decimal(row["total"] or 0))
+            values[row["customer_id"]] = (
+                row["n"],
+                Decimal(row["total"] or 0).quantize(Decimal("0.01")),
+            )
     segments: dict[int, set[int]] = {}
     for seg in Segment.objects.filter(pk__in=segment_ids):
         if not customer_ids:
