@@ -63,11 +63,10 @@ FILTER_KEYS = (
 def _as_list(value) -> list[str]:
     if value is None:
         return []
-    if isinstance(value, str):
-        value = value.split(",")
     if not isinstance(value, list | tuple):
         value = [value]
-    return [str(v).strip() for v in value if str(v).strip()]
+    # Repeated (?a=x&a=y) and comma-separated (?a=x,y) forms, or both at once.
+    return [part.strip() for v in value for part in str(v).split(",") if part.strip()]
 
 
 def inbox_filters_validate(filters: dict | None) -> dict:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 
 from apiary.demo.steps import accounts as accounts_step
+from apiary.demo.steps import care as care_step
 from apiary.demo.steps import customers as customers_step
 from apiary.demo.steps import listening as listening_step
 
@@ -32,6 +33,7 @@ STEPS: list[tuple[str, Callable[[DemoContext], str]]] = [
     ("accounts", accounts_step.run),
     ("customers", customers_step.run),
     ("listening", listening_step.run),
+    ("care", care_step.run),
 ]
 
 

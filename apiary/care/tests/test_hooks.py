@@ -59,7 +59,7 @@ def test_reply_joins_and_reopens_a_resolved_conversation(brand, support_rule, st
 
 
 def test_reply_to_our_sent_reply_joins(brand, support_rule, store, raw, agent):
-    [root] = store(raw(text=SUPPORT_EN))
+    store(raw(text=SUPPORT_EN))
     c = Conversation.objects.get()
     m = services.reply_create(
         conversation_id=c.pk, user=agent, text="Sorry! DM us", version=c.version, client_token="t1"
