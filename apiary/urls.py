@@ -22,6 +22,8 @@ urlpatterns = [
     path("customers/", include("apiary.customers.urls")),
     path("listening/", include("apiary.listening.urls")),
     path("care/", include("apiary.care.urls")),
+    path("alerts/", include("apiary.alerts.urls")),
+    path("community/", include("apiary.community.urls")),
     # The public, embeddable touchpoint where customers link their social accounts.
     path("connect/", views_connect.connect_view, name="connect"),
     path("connect/row/", views_connect.connect_row_view, name="connect_row"),

@@ -1,0 +1,226 @@
+"""Community pages: the home page, space pages and the roadmap, plus the helpers every community
+view shares (views_posts.py, views_manage.py, views_people.py).
+
+Views only translate HTTP. Every read goes through ``community.access`` (single objects) or
+``community.selectors`` (lists, already filtered by ``access.posts_visible``); every write goes
+through ``community.services``. A denied read becomes one of two answers:
+
+- ``access.NotAvailable`` → the outsider page (403) built from the decision alone: the space and
+  the ways in, never the content that was asked for;
+- ``Http404`` → Django's normal 404 page, so secret content looks exactly like a missing page.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.cache import patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext_lazy
+
+from apiary.community import access, selectors, views_support
+from apiary.community.models import IdeaStatus, PostType, SpaceRole
+from apiary.community.services import RateLimited
+
+PER_PAGE = 30
+RECENT = 20
+# Type filters on a space page, in the order of the issue.
+TYPE_FILTERS = [
+    ("", gettext_lazy("All")),
+    (PostType.DISCUSSION, gettext_lazy("Discussions")),
+    (PostType.QUESTION, gettext_lazy("Questions")),
+    (PostType.IDEA, gettext_lazy("Ideas")),
+    (PostType.BLOG, gettext_lazy("Blog")),
+    (PostType.DOCUMENT, gettext_lazy("Documents")),
+    (PostType.POLL, gettext_lazy("Polls")),
+    (PostType.CONTEST, gettext_lazy("Contests")),
+]
+ROADMAP_COLUMNS = [
+    IdeaStatus.UNDER_REVIEW,
+    IdeaStatus.PLANNED,
+    IdeaStatus.IN_PROGRESS,
+    IdeaStatus.SHIPPED,
+    IdeaStatus.DECLINED,
+]
+
+
+# --- shared helpers ---------------------------------------------------------------------------
+
+
+def not_available_response(request: HttpRequest, decision: access.Decision) -> HttpResponse:
+    """The outsider page. It receives only the decision (space + ways in), never the post."""
+    response = render(
+        request,
+        "community/not_available.html",
+        {
+            "decision": decision,
+            "space": decision.space,
+            "ways": [str(way) for way in decision.ways],
+            "section": "community",
+        },
+        status=403,
+    )
+    response["X-Robots-Tag"] = "noindex"
+    return response
+
+
+def community_view(view):
+    """Turn ``access.NotAvailable`` into the outsider page (``Http404`` stays Django's 404) and
+    a rate limit into a 429 page."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except access.NotAvailable as exc:
+            return not_available_response(request, exc.decision)
+        except RateLimited as exc:
+            # Posting limits (services._common.rate_check): say so, keep what was typed by
+            # letting the browser go back.
+            return render(request, "web/error.html", {"title": exc.detail}, status=429)
+
+    return wrapped
+
+
+def show_errors(request: HttpRequest, exc: ValidationError) -> None:
+    """A service's ValidationError as flash messages (field names are not shown to members)."""
+    for msg in exc.messages:
+        messages.error(request, msg)
+
+
+def safe_next(request: HttpRequest, fallback: str) -> str:
+    nxt = request.POST.get("next") or request.GET.get("next") or ""
+    if nxt and url_has_allowed_host_and_scheme(nxt, {request.get_host()}, request.is_secure()):
+        return nxt
+    return fallback
+
+
+def session_key(request: HttpRequest) -> str:
+    return getattr(request.session, "session_key", None) or ""
+
+
+def anonymous_may_see_post(post) -> bool:
+    """Open Graph tags and link previews only for what an anonymous visitor may read."""
+    return access.post_decision(user=AnonymousUser(), post=post).allowed
+
+
+def htmx_aware(response: HttpResponse) -> HttpResponse:
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def paginate(request: HttpRequest, qs, per_page: int = PER_PAGE):
+    return Paginator(qs, per_page).get_page(request.GET.get("page"))
+
+
+# --- home -------------------------------------------------------------------------------------
+
+
+@community_view
+def home_view(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    recent = list(selectors.post_list(user=user, order="activity", pinned_first=False)[:RECENT])
+    unread = selectors.notification_unread_count(user=user) if user.is_authenticated else 0
+    return render(
+        request,
+        "community/home.html",
+        {
+            "spaces": views_support.space_tree(user=user),
+            "recent": recent,
+            # Personalised feed hook: when selectors offer a ranked feed (follows, interests,
+            # freshness), set it here; the template shows a "For you" card whenever it is a list.
+            "feed": None,
+            "unread_count": unread,
+            "section": "community",
+        },
+    )
+
+
+# --- space ------------------------------------------------------------------------------------
+
+
+@community_view
+def space_view(request: HttpRequest, slug: str) -> HttpResponse:
+    user = request.user
+    space = access.space_for_view(user=user, slug=slug)
+    post_type = request.GET.get("type", "")
+    if post_type not in PostType.values:
+        post_type = ""
+    answered_param = request.GET.get("answered", "")
+    answered = {"yes": True, "no": False}.get(answered_param) if post_type == "question" else None
+    posts = selectors.post_list(
+        user=user, space=space, type=post_type or None, answered=answered, pinned_first=True
+    )
+    page = paginate(request, posts)
+    query = []
+    if post_type:
+        query.append(f"type={post_type}")
+    if answered is not None:
+        query.append(f"answered={answered_param}")
+    membership = None
+    found = access.membership_state(user, space)
+    if found:
+        role, state = found
+        membership = {"role": role, "state": state, "label": SpaceRole(role).label}
+    children = [card.space for card in selectors.space_children(user=user, space=space)]
+    og = None
+    if access.space_read_decision(user=AnonymousUser(), space=space).allowed:
+        og = {
+            "title": space.name,
+            "description": space.description[:200],
+            "url": request.build_absolute_uri(),
+        }
+    if not request.htmx:
+        from apiary.community import services
+
+        services.space_view_record(user=user, space=space, session_key=session_key(request))
+    return render(
+        request,
+        "community/space.html",
+        {
+            "space": space,
+            "posts": page.object_list,
+            "page_obj": page,
+            "query_prefix": "&".join(query) + ("&" if query else ""),
+            "type_filters": TYPE_FILTERS,
+            "current_type": post_type,
+            "answered": answered_param if answered is not None else "",
+            "membership": membership,
+            "is_member": access.is_member(user, space),
+            "following": user.is_authenticated and selectors.is_following(user=user, space=space),
+            "can_post": access.can_post(user=user, space=space).allowed,
+            "can_manage": access.can_moderate(user=user, space=space),
+            "children": children,
+            "og": og,
+            "noindex": og is None,
+            "section": "community",
+        },
+    )
+
+
+# --- roadmap ----------------------------------------------------------------------------------
+
+
+@community_view
+def roadmap_view(request: HttpRequest) -> HttpResponse:
+    by_status = selectors.roadmap(user=request.user)
+    labels = dict(IdeaStatus.choices)
+    columns = [
+        {"status": status, "label": labels[status], "ideas": by_status.get(status, [])}
+        for status in ROADMAP_COLUMNS
+    ]
+    return render(
+        request,
+        "community/roadmap.html",
+        {"columns": columns, "section": "community"},
+    )
+
+
+def redirect_back(request: HttpRequest, fallback: str) -> HttpResponse:
+    return redirect(safe_next(request, fallback))
