@@ -24,7 +24,7 @@ from apiary.accounts.access import Perm, permission_required, user_has_permissio
 
 from . import access, actions, selectors, services
 from . import views_support as support
-from .forms import EndpointForm, RuleForm, rule_initial
+from .forms import PREFIX, EndpointForm, RuleForm, rule_initial
 from .models import Kind, Severity, Status
 from .views_live import start_id
 
@@ -407,7 +407,10 @@ def rule_preview_view(request: HttpRequest) -> HttpResponse:
         errors = [
             {"label": form[name].label if name in form.fields else "", "message": m}
             for name, ms in form.errors.items()
-            if name != "name"  # an unnamed draft still previews
+            # A draft without a name or severity yet still previews: only what changes the
+            # count matters here.
+            if name.startswith(PREFIX)
+            or (name == "cooldown_minutes" and request.POST.get("cooldown_minutes", "").strip())
             for m in ms
         ]
     if not errors:
