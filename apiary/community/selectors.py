@@ -75,6 +75,10 @@ def _cards(user, qs: QuerySet) -> list[SpaceCard]:
     return cards
 
 
+def space_card(*, user, space: Space) -> SpaceCard:
+    return _cards(user, [space])[0]
+
+
 def space_list(*, user, parent: Space | None = None, include_archived: bool = False):
     """Top-level spaces (or the children of ``parent``) whose existence the viewer may know."""
     qs = access.space_visible_queryset(user).select_related("parent")
