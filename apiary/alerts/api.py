@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from django.utils.translation import gettext as _
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 
 from apiary.accounts.access import Perm, api_user
 from apiary.core.errors import ApiError
@@ -207,7 +207,7 @@ def rule_list(request):
 def rule_create(request, payload: RuleIn):
     user = _user(request, Perm.ALERTS_MANAGE)
     rule = services.rule_create(**payload.dict(), actor=user)
-    return 201, _rule_out(rule.pk)
+    return Status(201, _rule_out(rule.pk))
 
 
 @router.post("/rules/preview", summary="How often a rule would have fired")
@@ -240,7 +240,7 @@ def rule_update(request, rule_id: int, payload: RulePatch):
 def rule_delete(request, rule_id: int):
     user = _user(request, Perm.ALERTS_MANAGE)
     services.rule_delete(rule=selectors.rule_get(rule_id), actor=user)
-    return 204, None
+    return Status(204, None)
 
 
 # --- Webhook endpoints ---------------------------------------------------------------------
@@ -299,7 +299,7 @@ def endpoint_list(request):
 def endpoint_create(request, payload: EndpointIn):
     user = _user(request, Perm.ALERTS_MANAGE)
     endpoint = services.webhook_endpoint_create(**payload.dict(), actor=user)
-    return 201, {**_endpoint_out(endpoint.pk), "secret": endpoint.secret}
+    return Status(201, {**_endpoint_out(endpoint.pk), "secret": endpoint.secret})
 
 
 @router.get("/webhooks/{int:endpoint_id}", response=EndpointOut, summary="One endpoint")
@@ -329,7 +329,7 @@ def endpoint_update(request, endpoint_id: int, payload: EndpointPatch):
 def endpoint_delete(request, endpoint_id: int):
     user = _user(request, Perm.ALERTS_MANAGE)
     services.webhook_endpoint_delete(endpoint=selectors.endpoint_get(endpoint_id), actor=user)
-    return 204, None
+    return Status(204, None)
 
 
 @router.post("/webhooks/{int:endpoint_id}/test", summary="Send a signed test event now")

@@ -255,10 +255,12 @@ def rule_initial(rule) -> dict:
 
 class EndpointForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=120)
-    url = forms.URLField(
+    # A plain field: the address rules (http/https, no credentials) are the service's, so the
+    # page and the API give the same message.
+    url = forms.CharField(
         label=_("URL"),
         max_length=2000,
-        assume_scheme="https",
+        widget=forms.URLInput(attrs={"placeholder": "https://chat.example.com/hooks/…"}),
         help_text=_("We POST JSON here, signed with HMAC-SHA256 in the X-Apiary-Signature header."),
     )
     kinds = forms.MultipleChoiceField(

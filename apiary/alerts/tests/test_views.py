@@ -502,7 +502,12 @@ def test_bad_webhook_input_is_shown_on_the_form(manager):
     )
     assert response.status_code == 400
     errors = response.context["form"].errors
-    assert "name" in errors and "url" in errors and "min_severity" in errors
+    assert "name" in errors and "min_severity" in errors
+    ftp = client.post(
+        "/alerts/webhooks/new/", {"name": "x", "url": "ftp://example.com/x", "min_severity": "low"}
+    )
+    assert ftp.status_code == 400
+    assert "Must be an http:// or https:// address." in ftp.context["form"].errors["url"]
     creds = client.post(
         "/alerts/webhooks/new/",
         {"name": "x", "url": "https://user:pw@example.com/", "min_severity": "low"},
