@@ -14,7 +14,6 @@ from django.db import transaction
 
 from apiary.demo.steps import accounts as accounts_step
 from apiary.demo.steps import alerts as alerts_step
-from apiary.demo.steps import alerts as alerts_step
 from apiary.demo.steps import care as care_step
 from apiary.demo.steps import community as community_step
 from apiary.demo.steps import customers as customers_step
@@ -37,7 +36,6 @@ STEPS: list[tuple[str, Callable[[DemoContext], str]]] = [
     ("customers", customers_step.run),
     ("listening", listening_step.run),
     ("care", care_step.run),
-    ("alerts", alerts_step.run),
     ("alerts", alerts_step.run),
     ("community", community_step.run),
 ]
