@@ -72,7 +72,7 @@ def _comment_bar(comment) -> list[dict]:
     ]
 
 
-def _poll_context(poll) -> dict | None:
+def _poll_context(poll, interact: bool) -> dict | None:
     if poll is None:
         return None
     total = poll.total or 0
@@ -93,6 +93,7 @@ def _poll_context(poll) -> dict | None:
         "closed": poll.closed,
         "show_results": poll.results_visible,
         "total": total,
+        "can_vote": interact and not poll.closed,
     }
 
 
@@ -134,7 +135,7 @@ def post_view(request: HttpRequest, post_id: int) -> HttpResponse:
         "accepted": detail.accepted_comment,
         "reshare_of": detail.reshare_of,
         "voted": detail.my_idea_vote,
-        "poll": _poll_context(detail.poll),
+        "poll": _poll_context(detail.poll, interact),
         "contest": _contest_context(contest, interact) if contest else None,
         "idea_statuses": IdeaStatus.choices,
         "can": {
