@@ -292,7 +292,15 @@ def _sent(message: Message, sent: Sent) -> Outcome:
         if unanswered:
             from . import services
 
-            services.first_response_record(conversation_id=message.conversation_id, at=at)
+            try:
+                # A savepoint: the post exists, so a failure of the SLA bookkeeping must not
+                # undo "sent" (the sweeper would retry a reply that was already delivered).
+                with transaction.atomic():
+                    services.first_response_record(conversation_id=message.conversation_id, at=at)
+            except Exception:
+                logger.exception(
+                    "first response of conversation %s not recorded", message.conversation_id
+                )
     return Outcome("sent", external_id=sent.external_id)
 
 
