@@ -94,7 +94,8 @@ class ConversationClosed(Exception):
 
 def _locked(conversation_id: int) -> Conversation:
     c = (
-        Conversation.objects.select_for_update()
+        # of=("self",): PostgreSQL cannot lock the nullable side of the policy's outer join.
+        Conversation.objects.select_for_update(of=("self",))
         .select_related("sla_policy")
         .filter(pk=conversation_id)
         .first()

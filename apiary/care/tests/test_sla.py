@@ -156,3 +156,32 @@ def test_one_active_policy_per_priority():
     assert "priority" in exc.value.message_dict
     with pytest.raises(ValidationError):
         sla.sla_policy_create(name="C", first_response_minutes=0)
+
+
+def test_care_clock_tick_breaches_and_sweeps_and_the_worker_stops():
+    import threading
+
+    from apiary.care import tasks
+    from apiary.core.workers import WORKER_FACTORIES
+
+    c = make_conversation(at=MON_9)
+    out = tasks.care_clock_tick(MON_9 + timedelta(hours=1))
+    assert out["breached"] == [c.pk]
+    assert isinstance(out["retried"], int)
+    # the registered worker runs until stopped
+    run, stop = WORKER_FACTORIES["care-clock"]()
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    stop()
+    thread.join(5)
+    assert not thread.is_alive()
+
+
+def test_housekeeping_drops_old_feed_rows():
+    from apiary.care import events, tasks
+
+    events.emit("presence", data={})
+    InboxEvent.objects.update(at=MON_9 - timedelta(days=30))
+    events.emit("presence", data={})
+    assert tasks.care_housekeeping(MON_9)["events"] == 1
+    assert InboxEvent.objects.count() == 1
