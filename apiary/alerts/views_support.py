@@ -291,25 +291,26 @@ def alert_chart(alert: dict, series: list[dict], e: dict) -> str:
             key="observed",
         )
     ]
+    first = alert["first_seen_at"].replace(minute=0, second=0, microsecond=0)
+    alerting = [
+        p["at"] >= first and (alert.get("resolved_at") is None or p["at"] <= alert["resolved_at"])
+        for p in series
+    ]
     baseline, window = (e or {}).get("baseline"), (e or {}).get("window_minutes")
     if baseline is not None and window:
+        # The baseline is the rate the detector compared against while it alerted: drawn over
+        # those hours only (as a rate per hour), not as if it held all day.
         hourly = float(baseline) * 60 / float(window)
         lines.append(
             charts.Series(
-                name=_("Usual level"),
-                values=[hourly] * len(values),
+                name=_("Usual level (per hour)"),
+                values=[hourly if on else None for on in alerting],
                 color=charts.COMPARE_COLOR,
                 style="dashed",
                 key="baseline",
             )
         )
-    first = alert["first_seen_at"]
-    bands = [
-        charts.Band(index=i, label=_("alerting"))
-        for i, p in enumerate(series)
-        if p["at"] >= first.replace(minute=0, second=0, microsecond=0)
-        and (alert.get("resolved_at") is None or p["at"] <= alert["resolved_at"])
-    ]
+    bands = [charts.Band(index=i, label=_("alerting")) for i, on in enumerate(alerting) if on]
     return charts.time_chart(
         title=_("Last 24 hours, by hour (UTC)"),
         desc=_("%(n)s mentions in the last 24 hours; the alert's hours are shaded.")
