@@ -530,3 +530,30 @@ def test_send_test_reports_a_receiver_that_is_down(manager):
     # then
     body = page.content.decode()
     assert 'id="test-result"' in body and "The test delivery failed" in body
+
+
+@pytest.mark.django_db(transaction=True)
+def test_under_asgi_the_stream_is_async_and_sends_the_same_events(manager, queries, settings):
+    # given: what uvicorn runs (an ASGI request); the rows are committed for the loop's thread
+    import asyncio
+
+    from django.test import AsyncClient
+
+    settings.ALERTS_STREAM_SECONDS = 0.3
+    spike(queries, key="spike:a")
+    before = AlertEvent.objects.latest("pk").pk
+    second = lead(queries)
+
+    async def read() -> tuple[bool, str]:
+        client = AsyncClient()
+        await client.aforce_login(manager)
+        response = await client.get("/alerts/stream/", headers={"Last-Event-ID": str(before)})
+        chunks = [c async for c in response.streaming_content]
+        return response.is_async, b"".join(chunks).decode()
+
+    # when
+    is_async, body = asyncio.run(read())
+    # then: no thread held per open page, and the frames are those of the WSGI stream
+    assert is_async
+    event = AlertEvent.objects.get(alert=second)
+    assert f"id: {event.pk}\nevent: alert\n" in body and f'"alert_id":{second.pk}' in body
