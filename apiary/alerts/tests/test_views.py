@@ -6,6 +6,7 @@ real pipeline."""
 from datetime import timedelta
 
 import pytest
+from django.db import transaction
 from django.test import Client
 from django.utils import timezone
 
@@ -44,37 +45,38 @@ def spike(queries, *, severity="high", observed=42, country="ES", key="spike:tes
     now = timezone.now()
     store(*[post(NEG, now - timedelta(minutes=1), author_location="Madrid") for _ in range(3)])
     ids = list(Mention.objects.order_by("pk").values_list("pk", flat=True))
-    [raised] = alerts_raise(
-        [
-            Signal(
-                kind="crisis_spike",
-                dedup_key=key,
-                severity=severity,
-                title=f"Crisis: negative spike about Northwind in {country}",
-                at=now,
-                explanation={
-                    "observed": observed,
-                    "baseline": 6.0,
-                    "scale": 2.4,
-                    "z_score": 15.0,
-                    "z_threshold": 4.0,
-                    "window_minutes": 5,
-                    "baseline_minutes": 30,
-                    "min_volume": 10,
-                    "peak": observed,
-                    "query": "Northwind",
-                    "measure": "negative",
-                    "country": country,
-                },
-                mention_ids=ids,
-                query_id=queries.brand.pk,
-                country=country,
-                mention_id=ids[0],
-                suggested_actions=["escalate_manager", "reply_template"],
-                replace_explanation=True,
-            )
-        ]
-    )
+    with transaction.atomic():  # alerts_raise runs in its caller's transaction
+        [raised] = alerts_raise(
+            [
+                Signal(
+                    kind="crisis_spike",
+                    dedup_key=key,
+                    severity=severity,
+                    title=f"Crisis: negative spike about Northwind in {country}",
+                    at=now,
+                    explanation={
+                        "observed": observed,
+                        "baseline": 6.0,
+                        "scale": 2.4,
+                        "z_score": 15.0,
+                        "z_threshold": 4.0,
+                        "window_minutes": 5,
+                        "baseline_minutes": 30,
+                        "min_volume": 10,
+                        "peak": observed,
+                        "query": "Northwind",
+                        "measure": "negative",
+                        "country": country,
+                    },
+                    mention_ids=ids,
+                    query_id=queries.brand.pk,
+                    country=country,
+                    mention_id=ids[0],
+                    suggested_actions=["escalate_manager", "reply_template"],
+                    replace_explanation=True,
+                )
+            ]
+        )
     return raised.alert
 
 
@@ -82,28 +84,29 @@ def lead(queries):
     now = timezone.now()
     store(post(BUY, now, author_handle="ana.bsky.social", author_followers=5400))
     m = Mention.objects.latest("pk")
-    [raised] = alerts_raise(
-        [
-            Signal(
-                kind="lead",
-                dedup_key=f"lead:test:{m.pk}",
-                severity="medium",
-                title="Lead: @ana.bsky.social wants to buy (Northwind)",
-                at=now,
-                explanation={
-                    "followers": 5400,
-                    "intent": "purchase",
-                    "sentiment": "neutral",
-                    "platform": "bluesky",
-                    "reasons": ["influential"],
-                    "queries": ["Northwind"],
-                },
-                mention_ids=[m.pk],
-                mention_id=m.pk,
-                suggested_actions=["reply_template", "offer_discount", "open_conversation"],
-            )
-        ]
-    )
+    with transaction.atomic():  # alerts_raise runs in its caller's transaction
+        [raised] = alerts_raise(
+            [
+                Signal(
+                    kind="lead",
+                    dedup_key=f"lead:test:{m.pk}",
+                    severity="medium",
+                    title="Lead: @ana.bsky.social wants to buy (Northwind)",
+                    at=now,
+                    explanation={
+                        "followers": 5400,
+                        "intent": "purchase",
+                        "sentiment": "neutral",
+                        "platform": "bluesky",
+                        "reasons": ["influential"],
+                        "queries": ["Northwind"],
+                    },
+                    mention_ids=[m.pk],
+                    mention_id=m.pk,
+                    suggested_actions=["reply_template", "offer_discount", "open_conversation"],
+                )
+            ]
+        )
     return raised.alert
 
 
@@ -537,6 +540,8 @@ def test_under_asgi_the_stream_is_async_and_sends_the_same_events(manager, queri
     # given: what uvicorn runs (an ASGI request); the rows are committed for the loop's thread
     import asyncio
 
+    from asgiref.sync import sync_to_async
+    from django.db import connections
     from django.test import AsyncClient
 
     settings.ALERTS_STREAM_SECONDS = 0.3
@@ -549,6 +554,9 @@ def test_under_asgi_the_stream_is_async_and_sends_the_same_events(manager, queri
         await client.aforce_login(manager)
         response = await client.get("/alerts/stream/", headers={"Last-Event-ID": str(before)})
         chunks = [c async for c in response.streaming_content]
+        # The stream read the database from asgiref's worker thread: close that connection
+        # too, or PostgreSQL refuses to drop the test database.
+        await sync_to_async(connections.close_all)()
         return response.is_async, b"".join(chunks).decode()
 
     # when
