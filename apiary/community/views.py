@@ -55,6 +55,10 @@ ROADMAP_COLUMNS = [
 
 def not_available_response(request: HttpRequest, decision: access.Decision) -> HttpResponse:
     """The outsider page. It receives only the decision (space + ways in), never the post."""
+    contacts = []
+    if decision.space is not None and request.user.is_authenticated:
+        # A closed space's owners may be named: its existence is not secret (access.py).
+        contacts = selectors.space_contacts(space=decision.space)
     response = render(
         request,
         "community/not_available.html",
@@ -62,6 +66,7 @@ def not_available_response(request: HttpRequest, decision: access.Decision) -> H
             "decision": decision,
             "space": decision.space,
             "ways": [str(way) for way in decision.ways],
+            "contacts": contacts,
             "section": "community",
         },
         status=403,

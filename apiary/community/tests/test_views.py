@@ -132,6 +132,7 @@ def test_logged_in_outsider_is_offered_membership_or_the_admin(world, make_user)
     # then
     assert 'id="gate-request"' in by_request
     assert "partners@example.com" in by_request
+    assert world.user("manager").name in by_request  # the owner to contact
     assert "Price list 2026" not in by_request
     assert 'id="gate-login"' not in by_request
     assert 'id="gate-request"' not in by_invitation
