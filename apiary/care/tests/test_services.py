@@ -338,3 +338,24 @@ def test_inbox_views_filters_and_keyset_pages(brand, support_rule, store, raw, a
     assert selectors.inbox_counts(user=agent)["all"] == 7
     resolved = selectors.inbox_list(user=agent, filters={"status": "resolved"})
     assert resolved["items"] == [] and Status.RESOLVED == "resolved"
+
+
+def test_timeline_export_and_erasure_of_a_customers_conversations(conversation, agent, admin_user):
+    from apiary.customers import timeline
+    from apiary.customers.models import Customer
+    from apiary.customers.services.privacy import customer_erase, customer_export
+
+    customer = Customer.objects.create(name="Ana", email="ana@example.com")
+    services.author_link_customer(
+        conversation_id=conversation.pk, customer_id=customer.pk, user=agent, consent_note="ok"
+    )
+    services.note_add(conversation_id=conversation.pk, user=agent, text="internal: VIP")
+    events = timeline.customer_timeline(customer_ids=[customer.pk], kinds=["conversation"])
+    assert [e.ref for e in events] == [f"conversation:{conversation.pk}"]
+    exported = customer_export(customer=customer, actor=admin_user)["extra"]["care_conversations"]
+    assert exported[0]["messages"][0]["text"] == conversation.messages.first().text
+    assert all("VIP" not in m["text"] for m in exported[0]["messages"])
+    customer_erase(customer=customer, actor=admin_user)
+    conversation.refresh_from_db()
+    assert conversation.customer_id is None and conversation.author_handle == ""
+    assert set(conversation.messages.values_list("text", flat=True)) == {"[erased]"}
