@@ -31,10 +31,27 @@ Delivery contract (mirrors the outbox)
     messages are acked; messages the handler reports as failed on their own are written to the
     dead-letter list (``OutboxEntry`` rows with ``failed_at`` set, shown on the sources page)
     and then terminated; if the handler raises, the whole batch is nak'ed with a growing delay
-    and redelivered. A message delivered more than ``MAX_DELIVERIES`` times (a record that
+    and redelivered, and this worker pauses until that delay has passed (see "Retry pause").
+    A message delivered more than ``MAX_DELIVERIES`` times (a record that
     crashes the worker, or a failure that outlived the retries) is dead-lettered without being
     handed to the handler again. A worker killed mid-batch never acks, so its messages come
     back after ``ack_wait``; the store is idempotent, so that costs nothing but time.
+
+Retry pause
+    A handler that raises failed for the whole batch (handle_batch isolates bad records itself),
+    so the cause is systemic — the database went away, a lock timed out — and fetching the
+    next batch at once would only burn its delivery attempts too. The worker therefore sleeps
+    until its nak'ed batch is due again (plus ``REDELIVERY_GUARD``) and then fetches it back
+    with an immediate (no-wait) pull, whole. This also keeps this worker clear of a
+    nats-server bug (2.9.x, Debian's package; fixed upstream in 2024, nats-io/nats-server#5305
+    and #5338): when a nak-delayed message becomes due at the instant a waiting pull request
+    expires, the server drops that redelivery until ``ack_wait`` runs out and delivers a later
+    message a second time with ``num_delivered`` 1. Our pull requests expire every
+    ``FETCH_TIMEOUT`` and the retry delays are multiples of it, so a worker that kept fetching
+    through its own retry delay hit that instant about one time in four. Another worker's
+    pull can still collide by chance (about one redelivery in a few hundred); that costs one
+    ``ack_wait`` of delay and a duplicate the unique key absorbs, never a lost or doubled
+    mention.
 
 Threads
     nats-py is asyncio; our callers are sync threads. Each :class:`NatsStream` runs one private
@@ -75,6 +92,9 @@ MAX_ACK_PENDING = 20_000  # several workers x several batches in flight
 MAX_DELIVERIES = 5
 RETRY_DELAY = 2.0  # first redelivery delay after a failed batch; doubles per delivery
 MAX_RETRY_DELAY = 30.0
+# After naking a failed batch the worker sleeps until it is due again plus this margin, so the
+# batch is already back on the server's redelivery queue when the next (no-wait) pull asks.
+REDELIVERY_GUARD = 0.1
 FETCH_TIMEOUT = 0.5  # bounds how long ``stop`` waits
 PUBLISH_TIMEOUT = 10.0  # per message; all of a call's messages are in flight together
 CONNECT_WAIT = 3.0  # how long ``publish`` waits for a connection before giving up
@@ -422,11 +442,15 @@ class NatsStream(Stream):
                 continue
             if msgs:
                 try:
-                    self._process(msgs, handler)
+                    pause = self._process(msgs, handler)
                 except Exception:
                     logger.exception("NATS batch settling failed; the batch will be redelivered")
                     close_old_connections()
-                    stop.wait(1.0)
+                    pause = 1.0
+                if pause:
+                    # No pull request of ours is waiting while the nak'ed batch becomes due
+                    # (module docstring, "Retry pause").
+                    stop.wait(pause)
 
     def _remember_error(self, seq: int, error: str) -> None:
         self._last_errors[seq] = error
@@ -434,7 +458,9 @@ class NatsStream(Stream):
         while len(self._last_errors) > 10_000:
             self._last_errors.popitem(last=False)
 
-    def _process(self, msgs: list, handler: Handler) -> None:
+    def _process(self, msgs: list, handler: Handler) -> float:
+        """Run one fetched batch through ``handler`` and settle it; returns how long the worker
+        should pause before fetching again (0 unless messages were nak'ed for a retry)."""
         deliveries: list[Delivery] = []
         exhausted: list[tuple[object, str]] = []
         for msg in msgs:
@@ -481,12 +507,12 @@ class NatsStream(Stream):
                     delays[id(d.handle)] = min(
                         self.retry_delay * 2 ** max(d.attempts - 1, 0), MAX_RETRY_DELAY
                     )
-                self._dead_letter(exhausted)
+                pause = self._dead_letter(exhausted)
                 self._call(
                     self._settle(nak=[d.handle for d in deliveries], nak_delays=delays),
                     OP_TIMEOUT,
                 )
-                return
+                return max(pause, max(delays.values()) + REDELIVERY_GUARD)
             finally:
                 keepalive.cancel()
             for d in deliveries:
@@ -498,12 +524,15 @@ class NatsStream(Stream):
                 self._call(self._settle(ack=done), OP_TIMEOUT)
             except Exception as exc:  # stored already; redelivery after ack_wait is harmless
                 logger.warning("NATS acks for %d stored mention(s) failed: %s", len(done), exc)
-        self._dead_letter([(deliveries[i].handle, err) for i, err in failed.items()] + exhausted)
+        return self._dead_letter(
+            [(deliveries[i].handle, err) for i, err in failed.items()] + exhausted
+        )
 
-    def _dead_letter(self, items: list[tuple[object, str]]) -> None:
-        """Record failed messages in the dead-letter list, then stop their redelivery."""
+    def _dead_letter(self, items: list[tuple[object, str]]) -> float:
+        """Record failed messages in the dead-letter list, then stop their redelivery; returns
+        the pause the worker owes when recording failed and they were nak'ed instead."""
         if not items:
-            return
+            return 0.0
         now = timezone.now()
         rows = []
         for msg, error in items:
@@ -537,7 +566,7 @@ class NatsStream(Stream):
             logger.warning("Dead-lettering %d message(s) failed (%s); redelivering", len(rows), exc)
             close_old_connections()
             self._call(self._settle(nak=[msg for msg, _e in items]), OP_TIMEOUT)
-            return
+            return self.retry_delay + REDELIVERY_GUARD
         for msg, error in items:
             logger.warning(
                 "NATS message %s dead-lettered: %s", msg.metadata.sequence.stream, error[:300]
@@ -546,6 +575,7 @@ class NatsStream(Stream):
             self._call(self._settle(term=[msg for msg, _e in items]), OP_TIMEOUT)
         except Exception as exc:  # it will be redelivered and dead-lettered again
             logger.warning("NATS term for %d message(s) failed: %s", len(items), exc)
+        return 0.0
 
     def close(self) -> None:
         if self._closed:
