@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 
 from asgiref.sync import sync_to_async
@@ -39,6 +40,8 @@ HEARTBEAT_SECONDS = 15.0
 STREAM_SECONDS = 120.0
 RETRY_MS = 1000
 BATCH = 200
+
+logger = logging.getLogger(__name__)
 
 
 def latest_event_id() -> int:
@@ -108,7 +111,13 @@ def _sync_stream(user, after: int):
     started = last_beat = time.monotonic()
     try:
         while time.monotonic() - started < STREAM_SECONDS:
-            events, after = _read(user, after)
+            try:
+                events, after = _read(user, after)
+            except Exception:
+                # The database went away (restart, shutdown): end this stream; the browser
+                # reconnects from its Last-Event-ID, so nothing is lost.
+                logger.warning("care stream ended: reading events failed", exc_info=True)
+                return
             for payload in events:
                 yield _frame(payload)
             now = time.monotonic()
@@ -119,7 +128,10 @@ def _sync_stream(user, after: int):
                 yield ": heartbeat\n\n"
             time.sleep(POLL_SECONDS)
     finally:
-        close_old_connections()
+        try:
+            close_old_connections()
+        except Exception:  # the same database trouble; nothing left to clean up
+            logger.debug("care stream: closing connections failed", exc_info=True)
 
 
 async def _async_stream(user, after: int):
@@ -128,7 +140,11 @@ async def _async_stream(user, after: int):
     loop = asyncio.get_running_loop()
     started = last_beat = loop.time()
     while loop.time() - started < STREAM_SECONDS:
-        events, after = await read(user, after)
+        try:
+            events, after = await read(user, after)
+        except Exception:
+            logger.warning("care stream ended: reading events failed", exc_info=True)
+            return
         for payload in events:
             yield _frame(payload)
         now = loop.time()

@@ -146,7 +146,9 @@ def test_keyset_paging_walks_every_conversation_once(agent, brand, support_rule,
             url = nxt.group(1).replace("&amp;", "&") if nxt else None
     finally:
         views.PAGE = original
-    assert sorted(seen) == sorted(str(pk) for pk in Conversation.objects.values_list("pk", flat=True))
+    assert sorted(seen) == sorted(
+        str(pk) for pk in Conversation.objects.values_list("pk", flat=True)
+    )
 
 
 def test_online_toggle(agent):
@@ -303,7 +305,9 @@ def test_a_stale_status_change_is_refused_with_a_message(agent, agent2, conv):
 
 def test_presence_heartbeat_shows_the_other_agent(agent, agent2, conv):
     client_for(agent2).post(reverse("care:presence", args=[conv.pk]), {"state": "typing"})
-    response = client_for(agent).post(reverse("care:presence", args=[conv.pk]), {"state": "viewing"})
+    response = client_for(agent).post(
+        reverse("care:presence", args=[conv.pk]), {"state": "viewing"}
+    )
     assert response.status_code == 200
     assert "Dmitri Volkov is typing a reply" in response.content.decode()
     bad = client_for(agent).post(reverse("care:presence", args=[conv.pk]), {"state": "dancing"})

@@ -110,19 +110,24 @@
   function initInbox() {
     var list = $("#conv-list");
     if (!list) return;
-    var pending = {}, timer = null;
+    var pending = {}, timer = null, busy = false;
     function refresh() {
       timer = null;
+      if (list.dataset.live !== "1") return;  // a later page: do not move rows under the reader
+      // One refresh at a time; events that arrive meanwhile trigger one more afterwards.
+      if (busy) { timer = setTimeout(refresh, 250); return; }
       var ids = Object.keys(pending);
       pending = {};
-      if (list.dataset.live !== "1") return;  // a later page: do not move rows under the reader
-      htmx.ajax("GET", list.dataset.rowsUrl, { target: "#conv-list", swap: "innerHTML" }).then(function () {
+      busy = true;
+      var done = function () {
+        busy = false;
         ids.forEach(function (id) {
           var row = document.getElementById("conv-" + id);
           if (row) { row.classList.remove("flash"); void row.offsetWidth; row.classList.add("flash"); }
         });
         tickSla();
-      });
+      };
+      htmx.ajax("GET", list.dataset.rowsUrl, { source: "#conv-list", target: "#conv-list", swap: "innerHTML" }).then(done, done);
     }
     live.handlers.push(function (ev) {
       if (ev.kind === "presence") return;
@@ -154,12 +159,21 @@
     var cid = parseInt(page.dataset.conversation, 10);
     var urls = page.dataset;
     var timers = {};
+    var running = {};
     function later(key, fn) {
       if (timers[key]) return;
-      timers[key] = setTimeout(function () { timers[key] = null; fn(); }, 200);
+      timers[key] = setTimeout(function () {
+        timers[key] = null;
+        // htmx drops a request on an element that is still loading: try again right after.
+        if (running[key]) { later(key, fn); return; }
+        running[key] = true;
+        Promise.resolve(fn()).then(function () { running[key] = false; }, function () { running[key] = false; });
+      }, 200);
     }
     function reload(url, target) {
-      return htmx.ajax("GET", url, { target: target, swap: "outerHTML" }).then(tickSla);
+      // The target is also the source: without one htmx issues every call from <body>, and
+      // drops a call while another is still in flight.
+      return htmx.ajax("GET", url, { source: target, target: target, swap: "outerHTML" }).then(tickSla);
     }
     function scrollThread() { var t = $("#thread"); if (t) t.scrollTop = t.scrollHeight; }
     scrollThread();
@@ -167,11 +181,11 @@
       if (ev.conversation_id !== cid) return;
       if (ev.kind === "presence") { later("presence", heartbeat); return; }
       if (ev.kind === "message.created" || ev.kind === "message.delivery") {
-        later("thread", function () { reload(urls.threadUrl, "#thread").then(scrollThread); checkStale(); });
+        later("thread", function () { checkStale(); return reload(urls.threadUrl, "#thread").then(scrollThread); });
       }
       if (ev.kind !== "message.delivery") {
-        later("head", function () { reload(urls.headUrl, "#conv-header"); });
-        later("side", function () { reload(urls.sideUrl, "#care-side"); });
+        later("head", function () { return reload(urls.headUrl, "#conv-header"); });
+        later("side", function () { return reload(urls.sideUrl, "#care-side"); });
       }
     });
 
