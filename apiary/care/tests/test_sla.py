@@ -168,11 +168,12 @@ def test_care_clock_tick_breaches_and_sweeps_and_the_worker_stops():
     out = tasks.care_clock_tick(MON_9 + timedelta(hours=1))
     assert out["breached"] == [c.pk]
     assert isinstance(out["retried"], int)
-    # the registered worker runs until stopped
+    # the registered worker returns once stopped (stopped before its first pass: a pass from
+    # another thread would wait on this test's open transaction on SQLite)
     run, stop = WORKER_FACTORIES["care-clock"]()
+    stop()
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
-    stop()
     thread.join(5)
     assert not thread.is_alive()
 
