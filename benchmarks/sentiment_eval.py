@@ -18,7 +18,8 @@ The two source distributions are fetched with ``pip download --no-deps --no-bina
 ``benchmarks/.cache/`` (once; never committed).  ``--dev`` scores the tuning sets instead (the
 movie, Amazon and NYT snippets of the same VADER archive, and ``data/sentiment/dev_*.jsonl``;
 ``dev_es_social.jsonl`` is tweet-like Spanish with a realistic share of neutral/no-sentiment posts,
-written after the lexicon was tuned) and writes nothing.
+written after the lexicon was tuned; ``dev_es_posts.jsonl`` is 393 posts about products, services
+and daily life that the later Spanish rules were written against) and writes nothing.
 
 Speed: ``score_sentiments`` over all held-out posts, repeated to at least ``--min-posts``, in
 this one process (one core), after a warm-up pass; posts per second of wall-clock and CPU time.
@@ -166,6 +167,7 @@ def main() -> None:
             ),
             "es": jsonl(DEV_DIR / "dev_es.jsonl"),
             "es-social": jsonl(DEV_DIR / "dev_es_social.jsonl"),
+            "es-posts": jsonl(DEV_DIR / "dev_es_posts.jsonl"),
             "ru": jsonl(DEV_DIR / "dev_ru.jsonl"),
             "en-social": jsonl(DEV_DIR / "dev_en.jsonl"),
         }

@@ -66,12 +66,43 @@ MAX_EXCLAIMS = 4
 SARCASM_FLIP = -0.7
 SARCASM_PUSH = 0.9
 QUESTION_DAMP = 0.8
+# Spanish marks questions with "¿" at the start: such a post asks ("¿alguien sabe dónde reclamar
+# un paquete?", "¿vale la pena el plan premium?") far more often than it judges.
+QUESTION_DAMP_ES = 0.5
 ALPHA = 15.0
 POSITIVE_AT = 0.2
 NEGATIVE_AT = 0.1
 NO_CUE_CONFIDENCE = 0.6
 WINDOW = 3
 _DECAY = (1.0, 0.95, 0.9)
+# Spanish clitics and copulas between a negator and its word do not use up the window:
+# "no me lo ha gustado", "tampoco es que fuera tan bueno", "nunca se lo recomendaría".
+_ES_NEG_TRANSPARENT = frozenset(
+    [
+        "me",
+        "te",
+        "se",
+        "lo",
+        "la",
+        "le",
+        "los",
+        "las",
+        "les",
+        "nos",
+        "os",
+        "es",
+        "que",
+        "fue",
+        "era",
+        "sea",
+        "fuera",
+        "ha",
+        "he",
+        "han",
+        "has",
+        "hemos",
+    ]
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,9 +147,10 @@ _SARCASM = {
     r"|\bну[- ]ну\b|\bспасибо,? конечно\b|\bочень помогли\b|\bвот спасибо\b|\bага[\s.!)]*$"
     r"|\bкак же,? как же\b",
     "es": r"\bs[ií],? claro\b|\bya,? claro\b|\bc[oó]mo no\b|\bgracias por nada\b|\bclaro,? claro\b"
-    r"|\bpues qu[eé] bien\b|\bqu[eé] sorpresa\b",
+    r"|\bpues qu[eé] bien\b|\bqu[eé] sorpresa\b|\bqu[eé] casualidad\b"
+    r"|\bgracias\b[^.!?]{0,30}\bpor dejarme sin\b",
 }
-_SARCASM_ANY = r"(?:^|\s)/s\b|#sarcas|#сарказм|🙃"
+_SARCASM_ANY = r"(?:^|\s)/s\b|#sarcas|#сарказм|🙃|🙄"
 _SARCASM_RE = {
     lang: re.compile(f"{pattern}|{_SARCASM_ANY}", re.IGNORECASE)
     for lang, pattern in _SARCASM.items()
@@ -193,13 +225,16 @@ def _score(text: str, language: str | None, tabs: dict) -> SentimentResult:
         return EMPTY
     if language == "es":
         latin, fallback, sarcasm = tabs["es"], tabs["en"], _SARCASM_RE["es"]
+        transparent = _ES_NEG_TRANSPARENT
     elif language == "en" or language == "ru":
         latin, fallback, sarcasm = tabs["en"], None, _SARCASM_RE[language]
+        transparent = frozenset()
     else:
         vote = _latin_vote(tokens)
         latin = tabs[vote]
         fallback = tabs["en"] if vote == "es" else None
         sarcasm = _SARCASM_RE["mixed"]
+        transparent = _ES_NEG_TRANSPARENT if vote == "es" else frozenset()
     ru = tabs["ru"]
     emoji = tabs["emoji"]
     # Brackets are smiles only when they are not balanced parentheses.
@@ -287,13 +322,17 @@ def _score(text: str, language: str | None, tabs: dict) -> SentimentResult:
             continue  # "супер быстро": an intensifier here
         cues += 1
         negated = False
-        for back in range(1, 0 if role == LOCKED else WINDOW + 1):
-            j = i - back
+        j, back = i, 0
+        while role != LOCKED and back < WINDOW:
+            j -= 1
             if j < 0:
                 break
             r = roles[j]
             if r < 0:
                 break  # clause boundary
+            if r == 0 and not vals[j] and lows[j] in transparent:
+                continue  # "no *me lo* ha gustado": still within reach
+            back += 1
             if r & NEG:
                 negated = True
             if r & BOOST:
@@ -316,7 +355,7 @@ def _score(text: str, language: str | None, tabs: dict) -> SentimentResult:
         cues += 1
         total = total * SARCASM_FLIP - SARCASM_PUSH if total > 0 else total - SARCASM_PUSH
     elif "?" in text and "!" not in text:
-        total *= QUESTION_DAMP
+        total *= QUESTION_DAMP_ES if "¿" in text else QUESTION_DAMP
     compound = total / math.sqrt(total * total + ALPHA)
     return _label(compound, cues)
 
