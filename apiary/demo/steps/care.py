@@ -17,7 +17,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from apiary.accounts.models import User
-from apiary.care import intake, rules, services, sla
+from apiary.care import canned, intake, rules, services, sla
 from apiary.care.models import (
     Conversation,
     ConversationLog,
@@ -57,6 +57,7 @@ def run(ctx) -> str:
     policies = sla.sla_policies_ensure_defaults()
     new_rules = rules.rules_ensure_defaults()
     rules.rules_invalidate()
+    canned_responses = canned.canned_ensure_defaults()
     if Conversation.objects.exists():
         return (
             f"already loaded ({Conversation.objects.count()} conversations); {len(agents)} agents"
@@ -64,7 +65,8 @@ def run(ctx) -> str:
     made = _conversations(rng, agents)
     breached = sla.sla_breach_check()
     return (
-        f"{len(agents)} agents, {policies} SLA policies and {new_rules} inbox rules added, "
+        f"{len(agents)} agents, {policies} SLA policies, {new_rules} inbox rules and "
+        f"{canned_responses} canned responses added, "
         f"{made} conversations ({len(breached)} breached just now)"
     )
 

@@ -22,6 +22,7 @@ class Command(BaseCommand):
                 "\nDemo ready. Log in at http://%s:%s/ with\n"
                 "  admin:        %s / %s\n"
                 "  care agent:   care@apiary.local / %s\n"
+                "  care manager: carelead@apiary.local / %s\n"
                 "  community:    community@apiary.local / %s\n"
                 "  analyst:      analyst@apiary.local / %s\n"
                 "API docs: http://%s:%s/api/docs\n"
@@ -29,6 +30,7 @@ class Command(BaseCommand):
                     host,
                     port,
                     generator.ADMIN_EMAIL,
+                    generator.DEMO_PASSWORD,
                     generator.DEMO_PASSWORD,
                     generator.DEMO_PASSWORD,
                     generator.DEMO_PASSWORD,
