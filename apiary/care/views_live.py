@@ -19,11 +19,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import time
 
 from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIRequest
-from django.db import close_old_connections
+from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.http import require_GET
 
@@ -42,6 +43,21 @@ RETRY_MS = 1000
 BATCH = 200
 
 logger = logging.getLogger(__name__)
+
+# How many streams this process is serving right now (for logs and for tests that must wait
+# until closed pages' streams have let go of their database connections).
+_open = 0
+_open_lock = threading.Lock()
+
+
+def open_streams() -> int:
+    return _open
+
+
+def _count(delta: int) -> None:
+    global _open
+    with _open_lock:
+        _open += delta
 
 
 def latest_event_id() -> int:
@@ -107,9 +123,10 @@ def _frame(payload: dict) -> str:
 
 
 def _sync_stream(user, after: int):
-    yield f"retry: {RETRY_MS}\n: connected\n\n"
+    _count(+1)
     started = last_beat = time.monotonic()
     try:
+        yield f"retry: {RETRY_MS}\n: connected\n\n"
         while time.monotonic() - started < STREAM_SECONDS:
             try:
                 events, after = _read(user, after)
@@ -128,32 +145,44 @@ def _sync_stream(user, after: int):
                 yield ": heartbeat\n\n"
             time.sleep(POLL_SECONDS)
     finally:
+        # A stream outlives ordinary requests by far; give its connection back now rather
+        # than keeping it idle for CONN_MAX_AGE.
         try:
-            close_old_connections()
+            connection.close()
         except Exception:  # the same database trouble; nothing left to clean up
-            logger.debug("care stream: closing connections failed", exc_info=True)
+            logger.debug("care stream: closing the connection failed", exc_info=True)
+        _count(-1)
 
 
 async def _async_stream(user, after: int):
     read = sync_to_async(_read)
-    yield f"retry: {RETRY_MS}\n: connected\n\n"
+    _count(+1)
     loop = asyncio.get_running_loop()
     started = last_beat = loop.time()
-    while loop.time() - started < STREAM_SECONDS:
+    try:
+        yield f"retry: {RETRY_MS}\n: connected\n\n"
+        while loop.time() - started < STREAM_SECONDS:
+            try:
+                events, after = await read(user, after)
+            except Exception:
+                logger.warning("care stream ended: reading events failed", exc_info=True)
+                return
+            for payload in events:
+                yield _frame(payload)
+            now = loop.time()
+            if events:
+                last_beat = now
+            elif now - last_beat >= HEARTBEAT_SECONDS:
+                last_beat = now
+                yield ": heartbeat\n\n"
+            await asyncio.sleep(POLL_SECONDS)
+    finally:
+        # The reads ran in this request's thread; give its connection back with the stream.
         try:
-            events, after = await read(user, after)
+            await sync_to_async(connection.close)()
         except Exception:
-            logger.warning("care stream ended: reading events failed", exc_info=True)
-            return
-        for payload in events:
-            yield _frame(payload)
-        now = loop.time()
-        if events:
-            last_beat = now
-        elif now - last_beat >= HEARTBEAT_SECONDS:
-            last_beat = now
-            yield ": heartbeat\n\n"
-        await asyncio.sleep(POLL_SECONDS)
+            logger.debug("care stream: closing the connection failed", exc_info=True)
+        _count(-1)
 
 
 @require_GET

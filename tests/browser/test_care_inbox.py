@@ -6,6 +6,7 @@ report counts the conversation as met."""
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from django.utils import timezone
@@ -42,6 +43,26 @@ def pds():
     with FakeBlueskyPDS() as server:
         server.account("northwind.bsky.social", APP_PASSWORD)
         yield server
+
+
+@pytest.fixture(autouse=True)
+def quick_heartbeats(monkeypatch):
+    # A closed page's stream notices at its next write; short heartbeats let the server's
+    # stream threads end (and give back their database connections) soon after.
+    from apiary.care import views_live
+
+    monkeypatch.setattr(views_live, "HEARTBEAT_SECONDS", 0.5)
+
+
+def close_and_wait_for_streams(*pages) -> None:
+    from apiary.care import views_live
+
+    for page in pages:
+        page.context.close()
+    deadline = time.monotonic() + 10
+    while views_live.open_streams() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert views_live.open_streams() == 0
 
 
 def test_a_mention_becomes_a_live_conversation_answered_within_the_sla(
@@ -165,3 +186,4 @@ def test_a_mention_becomes_a_live_conversation_answered_within_the_sla(
     assert manager.locator("#sla-met-pct").inner_text().startswith("100")
     groups = manager.locator("#report-groups").inner_text()
     assert re.search(r"bluesky\s+1\s+1", groups)
+    close_and_wait_for_streams(page, manager)

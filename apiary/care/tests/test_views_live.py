@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.db import connections
 from django.test import AsyncClient, Client
 from django.urls import reverse
 
@@ -80,9 +81,10 @@ def test_sse_under_asgi_streams_from_an_async_generator(make_user, short_streams
     start = events.emit("presence", user_id=agent.pk, data={})
     later = events.emit("conversation.updated", data={"change": "status"})
 
+    client = AsyncClient()
+    client.force_login(agent)
+
     async def read() -> tuple[bool, str]:
-        client = AsyncClient()
-        await sync_to_async(client.force_login)(agent)
         response = await client.get(reverse("care:stream"), {"after": start.pk})
         chunks = [chunk async for chunk in response.streaming_content]
         return response.is_async, b"".join(chunks).decode()
@@ -91,6 +93,9 @@ def test_sse_under_asgi_streams_from_an_async_generator(make_user, short_streams
     # loop in this one (browser tests in the same session).
     with ThreadPoolExecutor(1) as pool:
         is_async, body = pool.submit(asyncio.run, read()).result(timeout=30)
+        # The test client runs sync code in asgiref's shared thread (no per-request thread as
+        # under uvicorn); close what it opened there so the test database can be dropped.
+        pool.submit(asyncio.run, sync_to_async(connections.close_all)()).result(timeout=30)
     assert is_async  # no thread is held while the stream waits
     assert [e["id"] for e in frames(body)] == [later.pk]
 
