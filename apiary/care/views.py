@@ -171,7 +171,9 @@ def online_view(request: HttpRequest) -> HttpResponse:
     online = request.POST.get("online") in ("1", "true", "on")
     services.agent_online_set(user=request.user, online=online)
     if request.htmx:
-        return render(request, "care/_online.html", {"agent_online": online, "request": request})
+        # The return address of the no-JS form stays the page's, not this endpoint's.
+        next_url = _safe_next(request) or reverse("care:inbox")
+        return render(request, "care/_online.html", {"agent_online": online, "next_url": next_url})
     messages.success(
         request,
         _("You are online: round-robin assigns you conversations.")

@@ -36,9 +36,13 @@ WEEKDAYS = [
 
 
 def _errors(exc: ValidationError) -> dict[str, list[str]]:
+    # "general" rather than Django's "__all__": templates cannot read names starting with "_".
     if hasattr(exc, "error_dict"):
-        return {k: [str(m) for m in v] for k, v in exc.message_dict.items()}
-    return {"__all__": [str(m) for m in exc.messages]}
+        return {
+            ("general" if k == "__all__" else k): [str(m) for m in v]
+            for k, v in exc.message_dict.items()
+        }
+    return {"general": [str(m) for m in exc.messages]}
 
 
 def _int(value, field: str, errors: dict, *, required: bool = True) -> int | None:
