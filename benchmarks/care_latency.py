@@ -214,6 +214,7 @@ def inbox_bench(conversations: int, runs: int) -> None:
     from django.test import Client
     from django.urls import reverse
 
+    from apiary.accounts.models import Role
     from apiary.accounts.services import staff_user_create
     from apiary.care.models import AgentProfile, Conversation
 
@@ -222,7 +223,8 @@ def inbox_bench(conversations: int, runs: int) -> None:
     for i in range(20):
         user = staff_user_create(
             email=f"agent{i}@bench.local",
-            password="bench-pass-123456",  # noqa: S106 (throwaway bench database), role=Role.CARE_AGENT
+            password="bench-pass-123456",  # noqa: S106 (throwaway bench database)
+            role=Role.CARE_AGENT,
         )
         AgentProfile.objects.create(user=user, languages=[["en", "es", "ru"][i % 3]], online=True)
         agents.append(user)
@@ -429,6 +431,7 @@ def run_backend(backend: str, args) -> dict:
             print(f"--- {backend}: {phase}", file=sys.stderr)
             if phase == "latency":
                 result.update(run_latency(env, args))
+                print(json.dumps(result), file=sys.stderr)
                 continue
             proc = subprocess.run(
                 [sys.executable, __file__, *cmd],
@@ -463,12 +466,17 @@ def setup() -> None:
         ListeningQuery.objects.get_or_create(name=name, defaults={"kind": kind, "text": text})
     rules_ensure_defaults()
     # The demo's alert rules (lead, advocate, crisis, competitor, SLA, VIP).
-    try:
-        from apiary.demo.steps.alerts import alert_rules_ensure
-    except ImportError:
-        alert_rules_ensure = None
-    if alert_rules_ensure is not None:
-        alert_rules_ensure()
+    from apiary.alerts.services import rule_create
+    from apiary.demo.steps.alerts import RULES
+
+    for name, kind, conditions, cooldown, severity in RULES:
+        rule_create(
+            name=name,
+            kind=kind,
+            conditions=conditions,
+            cooldown_minutes=cooldown,
+            severity=severity,
+        )
 
 
 def main() -> None:
