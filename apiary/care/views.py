@@ -253,6 +253,17 @@ def conversation_view(request: HttpRequest, pk: int) -> HttpResponse:
     # Opening the page counts as viewing it (the "new" marker goes, colleagues see you).
     support.presence_touch(conversation_id=conversation.pk, user=request.user, state="viewing")
     context = _conversation_context(request, conversation)
+    # An alert's next action links here with ?canned=<id>&draft=<text>: the reply box opens
+    # pre-filled (only with a response offered for this conversation; the draft is capped like
+    # the textarea), and the agent still reviews and sends it.
+    canned_id = _int_or_none(request.GET.get("canned"))
+    offered = {r["id"]: r for r in context["canned"]}
+    draft = (request.GET.get("draft") or "")[:5000]
+    if canned_id not in offered:
+        canned_id = None
+    if canned_id or draft:
+        text = draft or offered[canned_id]["body"]
+        context["composer"] = _composer(conversation, text=text, canned_id=canned_id)
     return render(request, "care/conversation.html", context)
 
 

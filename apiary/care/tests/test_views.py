@@ -180,6 +180,23 @@ def test_conversation_page_shows_thread_composer_and_sidebar(agent, conv):
     assert "is-unread" not in rows
 
 
+def test_an_alert_link_opens_the_reply_box_prefilled(agent, conv):
+    """Alert next actions link with ?canned=<id>&draft=<text>; unknown ids are ignored."""
+    import html as html_lib
+
+    canned.canned_ensure_defaults()
+    response_obj = canned.canned_for(language=conv.language or None)[0]
+    url = reverse("care:conversation", args=[conv.pk])
+    page = client_for(agent).get(url, {"canned": response_obj.pk}).content.decode()
+    assert f'<option value="{response_obj.pk}" selected' in page
+    body = canned.canned_render(response=response_obj, conversation=conv, agent=agent)
+    assert html_lib.escape(body.splitlines()[0])[:40] in page
+    page = client_for(agent).get(url, {"draft": "Here is 10% off: CODE-42"}).content.decode()
+    assert "Here is 10% off: CODE-42</textarea>" in page
+    page = client_for(agent).get(url, {"canned": "999999"}).content.decode()
+    assert " selected>" not in page.split('id="canned-picker"')[1].split("</select>")[0]
+
+
 def test_a_reply_is_queued_once_per_client_token(agent, conv):
     c = client_for(agent)
     data = {"text": "Sorry about that, Olga!", "version": conv.version, "client_token": "t" * 32}
