@@ -20,6 +20,16 @@ def _english_by_default(settings):
     settings.LANGUAGE_CODE = "en"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_pipeline_state():
+    # The consumer caches the identity index for 30 s per process; a test must not see the one
+    # an earlier test built on its own (since rolled back) data.
+    from apiary.listening.consumer import pipeline_state_reset
+
+    pipeline_state_reset()
+    yield
+
+
 @pytest.fixture
 def make_user(db):
     def make(role: str = Role.MEMBER, email: str | None = None, **extra):

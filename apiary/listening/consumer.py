@@ -98,6 +98,13 @@ def pipeline_state() -> PipelineState:
     return _state
 
 
+def pipeline_state_reset() -> None:
+    """Forget the cached query book and identity index (tests: each starts on a fresh database,
+    and an index cached by an earlier test would not know this test's identities for 30 s)."""
+    global _state
+    _state = PipelineState()
+
+
 def process_mentions(raws, *, state: PipelineState | None = None) -> StoreResult:
     """Enrich and store a list of RawMention (caller holds the transaction)."""
     state = state or _state
