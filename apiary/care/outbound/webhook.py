@@ -33,7 +33,6 @@ receiver made. 4xx (except 408/429) → permanent failure with the receiver's te
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import time
@@ -43,6 +42,8 @@ from urllib.parse import urlsplit
 import httpx
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
+
+from apiary.customers.webhooks import webhook_sign
 
 from .base import (
     CONNECT_TIMEOUT,
@@ -94,8 +95,10 @@ def text_problem(text: str, config: dict[str, Any] | None = None) -> str | None:
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
-    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    return f"t={timestamp},v1={digest.hexdigest()}"
+    # The same signed string as the orders webhook (one implementation); only the header's
+    # layout differs, so a receiver can check replies and alerts the same way.
+    mac = webhook_sign(secret=secret, timestamp=timestamp, body=body).removeprefix("sha256=")
+    return f"t={timestamp},v1={mac}"
 
 
 def verify(secret: str, header: str, body: bytes, *, tolerance: int = 300, now=None) -> bool:
