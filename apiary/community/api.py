@@ -921,3 +921,9 @@ def notification_list(request, page: Query[PageQuery], unread: bool = False):
 def notification_read(request, payload: ReadIn):
     user = _user(request)
     return {"marked": services.notifications_mark_read(user=user, ids=payload.ids)}
+
+
+# Search and the personalised feed (api_search.py) share this router's paths and tags.
+from apiary.community.api_search import router as _search_router  # noqa: E402
+
+router.add_router("", _search_router)

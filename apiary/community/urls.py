@@ -3,7 +3,7 @@ post's number, never its title: a link to closed content says nothing about it."
 
 from django.urls import path
 
-from apiary.community import views, views_manage, views_people, views_posts
+from apiary.community import views, views_manage, views_people, views_posts, views_search
 
 app_name = "community"
 
@@ -12,6 +12,8 @@ urlpatterns = [
     path("roadmap/", views.roadmap_view, name="roadmap"),
     path("preview/", views_posts.preview_view, name="preview"),
     path("drafts/", views_posts.drafts_view, name="drafts"),
+    path("search/", views_search.search_view, name="search"),
+    path("feed/", views_search.feed_view, name="feed"),
     # Spaces
     path("s/<slug:slug>/", views.space_view, name="space"),
     path("s/<slug:slug>/join/", views_manage.space_join_view, name="space_join"),

@@ -24,12 +24,13 @@ from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy
 
-from apiary.community import access, selectors, views_support
+from apiary.community import access, feed, selectors, views_support
 from apiary.community.models import IdeaStatus, PostType, SpaceRole
 from apiary.community.services import RateLimited
 
 PER_PAGE = 30
 RECENT = 20
+FEED_ON_HOME = 8
 # Type filters on a space page, in the order of the issue.
 TYPE_FILTERS = [
     ("", gettext_lazy("All")),
@@ -138,9 +139,9 @@ def home_view(request: HttpRequest) -> HttpResponse:
         {
             "spaces": views_support.space_tree(user=user),
             "recent": recent,
-            # Personalised feed hook: when selectors offer a ranked feed (follows, interests,
-            # freshness), set it here; the template shows a "For you" card whenever it is a list.
-            "feed": None,
+            # The ranked "For you" feed (feed.py: follows, interests, freshness, engagement);
+            # each item carries the reason it is shown.
+            "feed": feed.feed_page(user=user, limit=FEED_ON_HOME).items,
             "unread_count": unread,
             "section": "community",
         },

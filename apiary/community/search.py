@@ -1,0 +1,640 @@
+"""Community search: full text over posts (title, body) and their comments, filters typed in the
+box or given as parameters, facets by space, type and tag, relevance or newest first.
+
+**Permission-aware in SQL.** Every row, count and facet comes from one window of posts filtered
+by :func:`access.posts_visible` (and ``state = published``: drafts, pending, hidden and removed
+posts are never search results, not even for their authors or moderators). A comment counts
+only when it is published and its post is in that window. So a closed or secret space's words
+find nothing, count nothing and name no space for an outsider, and a member who leaves stops
+finding them at the next request (the membership cache is per request).
+
+**Bounded, whatever the words.** (Sizes below; see docs/ARCHITECTURE.md "Community search".)
+
+1. The words become the ids of their newest ``SCAN_CAP`` matching posts and ``SCAN_CAP``
+   matching comments: one index query each (FTS5 returns rowids newest first; PostgreSQL walks
+   the side table's primary key or sorts the GIN bitmap's ids), relevance computed in the same
+   FTS5 scan on SQLite, for the window only on PostgreSQL.
+2. One query keeps the visible, published posts among those (and the posts of the comments)
+   that pass the filters: the newest ``WINDOW`` of them are *the results*. Without words the
+   filters alone pick the newest ``WINDOW`` published posts through the
+   ``community_post_*published`` indexes.
+3. Counts and facets are computed over the window (``WINDOW+``: "1000+"); the page is sorted
+   and sliced from it (``offset`` < ``WINDOW``), then only the page's posts are loaded, with
+   their space, author and tags (a fixed number of queries, whatever the page size).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from urllib.parse import urlencode
+
+from django.db import DatabaseError, connection
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext as _
+
+from apiary.community import access
+from apiary.community import search_text as st
+from apiary.community.models import (
+    Comment,
+    CommentState,
+    IdeaStatus,
+    Post,
+    PostState,
+    PostTag,
+    PostType,
+    Profile,
+    Space,
+    Tag,
+)
+from apiary.core.search_text import MAX_QUERY_CHARS, ParsedQuery, QuerySyntaxError
+
+SCAN_CAP = 5_000  # newest full-text matches read per index (posts; comments)
+WINDOW = 1_000  # visible matches counted, faceted, sorted and paged
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 50
+FACET_SIZE = 12
+COMMENT_WEIGHT = 0.5  # a post found through a reply ranks below one found by its own text
+SORTS = ("relevance", "newest")
+SORT_ALIASES = {"latest": "newest", "new": "newest", "relevance": "relevance", "newest": "newest"}
+ANSWERED = ("answered", "solved")
+UNANSWERED = ("unanswered", "unsolved")
+PARAMS = ("q", "space", "tag", "type", "author", "status", "before", "after", "sort")
+LIST_PARAMS = ("space", "tag", "type", "author")
+PAGING = ("limit", "offset")
+
+
+class SearchError(Exception):
+    """Bad search input; ``field`` names the parameter, the message says what to do."""
+
+    def __init__(self, field: str, message: str, code: str = "invalid_query") -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+        self.code = code
+
+    @property
+    def errors(self) -> list[dict]:
+        return [{"field": self.field, "message": self.message, "type": self.code}]
+
+
+@dataclass
+class SearchParams:
+    """What a search asks for: the box as typed plus explicit filters (page links, API)."""
+
+    q: str = ""
+    words: ParsedQuery | None = None
+    spaces: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    types: list[str] = field(default_factory=list)
+    authors: list[str] = field(default_factory=list)
+    status: str | None = None
+    before: date | None = None
+    after: date | None = None
+    sort: str = "relevance"
+    # The explicit (non-box) parameters, to rebuild links that keep them.
+    explicit: dict = field(default_factory=dict)
+
+    @property
+    def has_filters(self) -> bool:
+        return bool(
+            self.spaces
+            or self.tags
+            or self.types
+            or self.authors
+            or self.status
+            or self.before
+            or self.after
+        )
+
+    @property
+    def is_empty(self) -> bool:
+        return self.words is None and not self.has_filters
+
+    @property
+    def effective_sort(self) -> str:
+        return self.sort if self.words is not None else "newest"
+
+    def as_query(self, **changes) -> dict:
+        """GET parameters of this search; ``changes`` replace (None removes) a parameter."""
+        data = {"q": self.q, **self.explicit}
+        data.update(changes)
+        return {k: v for k, v in data.items() if v not in (None, "", [], ())}
+
+    def url(self, **changes) -> str:
+        return "?" + urlencode(self.as_query(**changes), doseq=True)
+
+
+def _clean_slug(value: str) -> str:
+    return value.strip().lstrip("#@").lower()
+
+
+def _type_value(value: str) -> str:
+    v = value.strip().lower()
+    if v not in PostType.values and v.endswith("s") and v[:-1] in PostType.values:
+        v = v[:-1]
+    if v not in PostType.values:
+        raise SearchError(
+            "type",
+            _("Unknown type “%(value)s”; use one of: %(choices)s.")
+            % {"value": value[:40], "choices": ", ".join(PostType.values)},
+        )
+    return v
+
+
+def _status_value(value: str) -> str:
+    v = value.strip().lower()
+    valid = [*ANSWERED, *UNANSWERED, *IdeaStatus.values]
+    if v not in valid:
+        raise SearchError(
+            "status",
+            _("Unknown status “%(value)s”; use one of: %(choices)s.")
+            % {"value": value[:40], "choices": ", ".join(valid)},
+        )
+    return v
+
+
+def _sort_value(value: str) -> str:
+    v = SORT_ALIASES.get(value.strip().lower())
+    if v is None:
+        raise SearchError(
+            "sort", _("Sort by relevance or newest (got “%(value)s”).") % {"value": value[:40]}
+        )
+    return v
+
+
+def _date_value(value: str, name: str) -> date:
+    try:
+        return st.parse_date(value.strip(), name)
+    except QuerySyntaxError as exc:
+        raise SearchError(name, str(exc)) from None
+
+
+def params_build(
+    *,
+    q: str = "",
+    space=(),
+    tag=(),
+    type=(),
+    author=(),
+    status: str | None = None,
+    before: str | None = None,
+    after: str | None = None,
+    sort: str | None = None,
+) -> SearchParams:
+    """Validate a search: the box ``q`` (words and filters) and explicit parameters, combined
+    with AND (several spaces, types or authors: any of them; several tags: all of them)."""
+    q = q or ""
+    if len(q) > MAX_QUERY_CHARS:
+        raise SearchError(
+            "q", _("At most %(n)d characters in the search text.") % {"n": MAX_QUERY_CHARS}
+        )
+    try:
+        text, box = st.split_filters(q)
+        words = st.parse_words(text)
+    except QuerySyntaxError as exc:
+        raise SearchError("q", str(exc)) from None
+    found = box.values
+    explicit: dict = {}
+    for name, value in (("space", space), ("tag", tag), ("type", type), ("author", author)):
+        values = [v for v in ([value] if isinstance(value, str) else list(value)) if v]
+        if values:
+            explicit[name] = values
+            found.setdefault(name, []).extend(values)
+    for name, value in (("status", status), ("before", before), ("after", after)):
+        if value:
+            explicit[name] = value
+            found.setdefault(name, []).append(value)
+    if sort:
+        explicit["sort"] = sort
+        found.setdefault("sort", []).append(sort)
+    for name in ("status", "before", "after", "sort"):
+        if len(set(found.get(name, []))) > 1:
+            raise SearchError(name, _("Give %(name)s once.") % {"name": name})
+    params = SearchParams(
+        q=q,
+        words=words,
+        spaces=list(dict.fromkeys(_clean_slug(v) for v in found.get("space", []))),
+        tags=list(dict.fromkeys(_clean_slug(v) for v in found.get("tag", []))),
+        types=list(dict.fromkeys(_type_value(v) for v in found.get("type", []))),
+        authors=list(dict.fromkeys(_clean_slug(v) for v in found.get("author", []))),
+        status=_status_value(found["status"][0]) if found.get("status") else None,
+        before=_date_value(found["before"][0], "before") if found.get("before") else None,
+        after=_date_value(found["after"][0], "after") if found.get("after") else None,
+        sort=_sort_value(found["sort"][0]) if found.get("sort") else "relevance",
+        explicit=explicit,
+    )
+    if params.before and params.after and params.after >= params.before:
+        raise SearchError("before", _("before must be later than after."))
+    if q.strip() and params.words is None and not params.has_filters:
+        raise SearchError("q", _("The search text has no letters or digits to look for."))
+    return params
+
+
+def params_from_query(querydict) -> tuple[SearchParams, int, int]:
+    """GET parameters (page and API alike): ``q``, the filters (list ones repeated or
+    comma-separated), ``sort``, ``limit`` (1–50) and ``offset`` (below the window)."""
+    unknown = sorted(set(querydict) - set(PARAMS) - set(PAGING))
+    if unknown:
+        raise SearchError(
+            unknown[0],
+            _("Unknown parameter(s): %(names)s.") % {"names": ", ".join(unknown)},
+            "unknown_filter",
+        )
+    data: dict = {}
+    for key in PARAMS:
+        values = [v.strip() for v in querydict.getlist(key) if v.strip()]
+        if key in LIST_PARAMS:
+            data[key] = [p.strip() for v in values for p in v.split(",") if p.strip()]
+        elif len(values) > 1:
+            raise SearchError(key, _("Give %(name)s once.") % {"name": key})
+        elif values:
+            data[key] = values[0]
+    limit = _int_param(querydict, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    offset = _int_param(querydict, "offset", 0, 0, WINDOW - 1)
+    return params_build(**data), limit, offset
+
+
+def _int_param(querydict, name: str, default: int, lo: int, hi: int) -> int:
+    raw = (querydict.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SearchError(name, _("Must be a whole number.")) from None
+    if not lo <= value <= hi:
+        raise SearchError(
+            name,
+            _("%(name)s must be between %(lo)d and %(hi)d.") % {"name": name, "lo": lo, "hi": hi},
+        )
+    return value
+
+
+# --- the full-text indexes (migration 0002_search) --------------------------------------------
+
+_PG_MATCH = " OR ".join(
+    f"(cfg = '{c}'::regconfig AND vector @@ to_tsquery('{c}'::regconfig, %s))"
+    for c in st.PG_CONFIGS
+)
+PG_POST_IDS = (
+    f"SELECT post_id FROM community_post_search WHERE {_PG_MATCH} "  # noqa: S608 (constants)
+    "ORDER BY post_id DESC LIMIT %s"
+)
+PG_COMMENT_IDS = (
+    f"SELECT comment_id FROM community_comment_search WHERE {_PG_MATCH} "  # noqa: S608
+    "ORDER BY comment_id DESC LIMIT %s"
+)
+PG_POST_RANKS = (
+    "SELECT post_id, CAST(ts_rank(vector, to_tsquery(cfg, %s)) AS double precision) "
+    "FROM community_post_search WHERE post_id = ANY(%s)"
+)
+PG_COMMENT_RANKS = (
+    "SELECT comment_id, CAST(ts_rank(vector, to_tsquery(cfg, %s)) AS double precision) "
+    "FROM community_comment_search WHERE comment_id = ANY(%s)"
+)
+SQLITE_POST_IDS = (
+    "SELECT rowid, {rank} FROM community_post_fts WHERE community_post_fts MATCH %s "
+    "ORDER BY rowid DESC LIMIT %s"
+)
+SQLITE_POST_RANK = "-bm25(community_post_fts, 5.0, 1.0)"  # title counts 5× the body
+SQLITE_COMMENT_IDS = (
+    "SELECT rowid, {rank} FROM community_comment_fts WHERE community_comment_fts MATCH %s "
+    "ORDER BY rowid DESC LIMIT %s"
+)
+SQLITE_COMMENT_RANK = "-bm25(community_comment_fts)"
+SQLITE_VOCAB = "SELECT term, cnt FROM {table} WHERE term >= %s AND term < %s LIMIT {n}"
+
+
+def _next_prefix(prefix: str) -> str:
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def _sqlite_expansions(words: ParsedQuery) -> dict[str, list[str]]:
+    """Indexed words sharing a Snowball stem with each query word (posts' and comments'
+    vocabularies), in one query."""
+    wanted = st.expandable_words(words)
+    if not wanted:
+        return {}
+    parts, params = [], []
+    for i, word in enumerate(wanted):
+        prefix = st.stem_prefix(word)
+        for table in ("community_post_fts_vocab", "community_comment_fts_vocab"):
+            parts.append(
+                f"SELECT {i}, term, cnt FROM ("  # noqa: S608 (constants and an int)
+                + SQLITE_VOCAB.format(table=table, n=st.VOCAB_SCAN)
+                + ")"
+            )
+            params += [prefix, _next_prefix(prefix)]
+    with connection.cursor() as cur:
+        cur.execute(" UNION ALL ".join(parts), params)
+        rows = cur.fetchall()
+    found: dict[int, Counter] = {}
+    for i, term, cnt in rows:
+        found.setdefault(i, Counter())[term] += cnt
+    out = {}
+    for i, word in enumerate(wanted):
+        terms = [t for t, _n in found.get(i, Counter()).most_common()]
+        out[word] = st.choose_expansions(word, terms)
+    return out
+
+
+@dataclass
+class _Matches:
+    post_ids: list[int]
+    comment_ids: list[int]
+    post_ranks: dict[int, float]
+    comment_ranks: dict[int, float]
+
+
+def _text_matches(words: ParsedQuery, *, ranked: bool) -> _Matches:
+    """The newest ``SCAN_CAP`` posts and comments matching the words (ids, and on SQLite their
+    relevance from the same scan)."""
+    if connection.vendor == "postgresql":
+        tsq = st.tsquery(words)
+        args = [tsq] * len(st.PG_CONFIGS) + [SCAN_CAP]
+        with connection.cursor() as cur:
+            cur.execute(PG_POST_IDS, args)
+            post_ids = [int(r[0]) for r in cur.fetchall()]
+            cur.execute(PG_COMMENT_IDS, args)
+            comment_ids = [int(r[0]) for r in cur.fetchall()]
+        return _Matches(post_ids, comment_ids, {}, {})
+    match = st.fts5_match(words, _sqlite_expansions(words))
+    rows: dict[str, list] = {}
+    try:
+        with connection.cursor() as cur:
+            for name, sql, rank in (
+                ("posts", SQLITE_POST_IDS, SQLITE_POST_RANK),
+                ("comments", SQLITE_COMMENT_IDS, SQLITE_COMMENT_RANK),
+            ):
+                cur.execute(sql.format(rank=rank if ranked else "0"), [match, SCAN_CAP])
+                rows[name] = cur.fetchall()
+    except DatabaseError:  # pragma: no cover - the MATCH text is built from tokens only
+        raise SearchError("q", _("This search text cannot be searched.")) from None
+    return _Matches(
+        [int(r[0]) for r in rows["posts"]],
+        [int(r[0]) for r in rows["comments"]],
+        {int(r[0]): float(r[1]) for r in rows["posts"]} if ranked else {},
+        {int(r[0]): float(r[1]) for r in rows["comments"]} if ranked else {},
+    )
+
+
+def _pg_ranks(sql: str, words: ParsedQuery, ids: list[int]) -> dict[int, float]:
+    if not ids:
+        return {}
+    with connection.cursor() as cur:
+        cur.execute(sql, [st.tsquery(words), ids])
+        return {int(i): float(r) for i, r in cur.fetchall()}
+
+
+# --- filters ----------------------------------------------------------------------------------
+
+
+def _impossible():
+    return Q(pk__in=[])
+
+
+def _filtered_posts(user, params: SearchParams):
+    """Published posts the viewer may read, narrowed by the filters. Names the viewer may not
+    know (a secret space, a missing tag or person) simply match nothing, exactly like names
+    that do not exist."""
+    qs = Post.objects.filter(state=PostState.PUBLISHED)
+    if params.spaces:
+        visible = access.space_visible_queryset(user)
+        # A space's sub-spaces are searched with it (a sub-space of a secret space is secret
+        # itself, so the visibility filter covers both).
+        ids = list(
+            visible.filter(
+                Q(slug__in=params.spaces) | Q(parent__slug__in=params.spaces)
+            ).values_list("pk", flat=True)
+        )
+        qs = qs.filter(space_id__in=ids) if ids else qs.filter(_impossible())
+    if params.types:
+        qs = qs.filter(type__in=params.types)
+    if params.status in ANSWERED or params.status in UNANSWERED:
+        qs = qs.filter(type=PostType.QUESTION, accepted_comment__isnull=params.status in UNANSWERED)
+    elif params.status:
+        qs = qs.filter(type=PostType.IDEA, idea_status=params.status)
+    if params.authors:
+        ids = list(
+            Profile.objects.filter(handle__in=params.authors).values_list("user_id", flat=True)
+        )
+        qs = qs.filter(author_id__in=ids) if ids else qs.filter(_impossible())
+    if params.tags:
+        tag_ids = dict(Tag.objects.filter(slug__in=params.tags).values_list("slug", "pk"))
+        if len(tag_ids) < len(params.tags):
+            qs = qs.filter(_impossible())
+        for tag_id in tag_ids.values():
+            qs = qs.filter(Exists(PostTag.objects.filter(post=OuterRef("pk"), tag_id=tag_id)))
+    if params.after:
+        qs = qs.filter(published_at__gte=datetime.combine(params.after, time.min, tzinfo=UTC))
+    if params.before:
+        qs = qs.filter(published_at__lt=datetime.combine(params.before, time.min, tzinfo=UTC))
+    return access.posts_visible(user, qs)
+
+
+# --- the answer -------------------------------------------------------------------------------
+
+
+@dataclass
+class Facet:
+    key: str  # space slug, post type or tag slug
+    label: str
+    count: int
+    selected: bool = False
+
+
+@dataclass
+class Hit:
+    post: Post
+    title_html: SafeString
+    snippet_html: SafeString
+    tags: list[Tag]
+    comment: Comment | None = None  # set when the post was found through this reply
+    rank: float | None = None
+
+
+@dataclass
+class SearchResult:
+    params: SearchParams
+    hits: list[Hit]
+    count: int
+    count_capped: bool  # more than WINDOW visible matches: count is "1000+"
+    facets: dict[str, list[Facet]]
+    limit: int
+    offset: int
+    sort: str
+
+    @property
+    def count_label(self) -> str:
+        return f"{self.count}+" if self.count_capped else str(self.count)
+
+    @property
+    def next_offset(self) -> int | None:
+        nxt = self.offset + self.limit
+        return nxt if nxt < self.count and nxt < WINDOW else None
+
+    @property
+    def prev_offset(self) -> int | None:
+        return max(0, self.offset - self.limit) if self.offset else None
+
+
+def empty_result(params: SearchParams, *, limit: int = DEFAULT_LIMIT) -> SearchResult:
+    return SearchResult(
+        params, [], 0, False, {"space": [], "type": [], "tag": []}, limit, 0, "relevance"
+    )
+
+
+def search(
+    *, user, params: SearchParams, limit: int = DEFAULT_LIMIT, offset: int = 0
+) -> SearchResult:
+    """Run a search for ``user``. An empty search (no words, no filter) finds nothing."""
+    if params.is_empty:
+        return empty_result(params, limit=limit)
+    sort = params.effective_sort
+    posts = _filtered_posts(user, params)
+    words = params.words
+    matches = None
+    via_comment: dict[int, list[int]] = {}  # post id → matching published comment ids
+    if words is not None:
+        matches = _text_matches(words, ranked=sort == "relevance")
+        for cid, pid in Comment.objects.filter(
+            pk__in=matches.comment_ids, state=CommentState.PUBLISHED
+        ).values_list("pk", "post_id"):
+            via_comment.setdefault(pid, []).append(cid)
+        candidates = set(matches.post_ids) | set(via_comment)
+        window = list(
+            posts.filter(pk__in=candidates)
+            .order_by("-pk")
+            .values_list("pk", "space_id", "type", "published_at")[: WINDOW + 1]
+        )
+    else:
+        window = list(
+            posts.order_by("-published_at", "-pk").values_list(
+                "pk", "space_id", "type", "published_at"
+            )[: WINDOW + 1]
+        )
+    capped = len(window) > WINDOW
+    window = window[:WINDOW]
+    ids = [row[0] for row in window]
+    facets = _facets(params, window, ids)
+
+    ranks: dict[int, float] = {}
+    best_comment: dict[int, int] = {}
+    if matches is not None:
+        post_hits = set(matches.post_ids)
+        window_comments = [c for pid in ids for c in via_comment.get(pid, ())]
+        if sort == "relevance" and connection.vendor == "postgresql":
+            matches.post_ranks = _pg_ranks(PG_POST_RANKS, words, [i for i in ids if i in post_hits])
+            matches.comment_ranks = _pg_ranks(PG_COMMENT_RANKS, words, window_comments)
+        for pid in ids:
+            comments = via_comment.get(pid, [])
+            if comments:
+                best_comment[pid] = max(
+                    comments, key=lambda c: (matches.comment_ranks.get(c, 0.0), c)
+                )
+            if sort == "relevance":
+                own = matches.post_ranks.get(pid, 0.0) if pid in post_hits else 0.0
+                reply = COMMENT_WEIGHT * max(
+                    (matches.comment_ranks.get(c, 0.0) for c in comments), default=0.0
+                )
+                ranks[pid] = max(own, reply)
+        # A post found by its own text shows its own snippet; the reply only otherwise.
+        best_comment = {p: c for p, c in best_comment.items() if p not in post_hits}
+    if sort == "relevance" and words is not None:
+        order = sorted(window, key=lambda r: (ranks.get(r[0], 0.0), r[0]), reverse=True)
+    else:
+        epoch = datetime.min.replace(tzinfo=UTC)
+        order = sorted(window, key=lambda r: (r[3] or epoch, r[0]), reverse=True)
+    page_ids = [r[0] for r in order[offset : offset + limit]]
+    hits = _hits(page_ids, params, ranks, best_comment)
+    return SearchResult(
+        params=params,
+        hits=hits,
+        count=len(window),
+        count_capped=capped,
+        facets=facets,
+        limit=limit,
+        offset=offset,
+        sort=sort,
+    )
+
+
+def _facets(params: SearchParams, window: list[tuple], ids: list[int]) -> dict[str, list[Facet]]:
+    """Counts by space, type and tag over the window: only posts the viewer may read."""
+    by_space = Counter(row[1] for row in window)
+    by_type = Counter(row[2] for row in window)
+    spaces = {
+        s["pk"]: s for s in Space.objects.filter(pk__in=list(by_space)).values("pk", "slug", "name")
+    }
+    type_labels = dict(PostType.choices)
+    tag_rows = (
+        PostTag.objects.filter(post_id__in=ids)
+        .values("tag__slug", "tag__name")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "tag__slug")[:FACET_SIZE]
+        if ids
+        else []
+    )
+    return {
+        "space": [
+            Facet(spaces[sid]["slug"], spaces[sid]["name"], n, spaces[sid]["slug"] in params.spaces)
+            for sid, n in sorted(by_space.items(), key=lambda kv: (-kv[1], kv[0]))[:FACET_SIZE]
+            if sid in spaces
+        ],
+        "type": [
+            Facet(t, str(type_labels.get(t, t)), n, t in params.types)
+            for t, n in sorted(by_type.items(), key=lambda kv: (-kv[1], kv[0]))
+        ],
+        "tag": [
+            Facet(r["tag__slug"], r["tag__name"], r["n"], r["tag__slug"] in params.tags)
+            for r in tag_rows
+        ],
+    }
+
+
+def _hits(
+    page_ids: list[int],
+    params: SearchParams,
+    ranks: dict[int, float],
+    best_comment: dict[int, int],
+) -> list[Hit]:
+    """The page's posts (space, author, tags preloaded) with highlighted title and snippet."""
+    if not page_ids:
+        return []
+    found = (
+        Post.objects.filter(pk__in=page_ids)
+        .select_related("space", "author")
+        .prefetch_related(
+            Prefetch(
+                "post_tags",
+                queryset=PostTag.objects.select_related("tag").order_by("tag__slug"),
+            )
+        )
+        .in_bulk()
+    )
+    chosen = [best_comment[p] for p in page_ids if p in best_comment]
+    comments = (
+        Comment.objects.filter(pk__in=chosen).select_related("author").in_bulk() if chosen else {}
+    )
+    marker = st.Highlighter.for_query(params.words)
+    hits = []
+    for pid in page_ids:
+        post = found.get(pid)
+        if post is None:  # deleted between the two queries
+            continue
+        comment = comments.get(best_comment.get(pid))
+        text = comment.body if comment is not None else post.body
+        hits.append(
+            Hit(
+                post=post,
+                title_html=marker.mark(post.title),
+                snippet_html=marker.snippet(text or post.excerpt),
+                tags=[pt.tag for pt in post.post_tags.all()],
+                comment=comment,
+                rank=ranks.get(pid),
+            )
+        )
+    return hits
