@@ -33,6 +33,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.db import connection
 from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -62,6 +63,7 @@ MAX_LIMIT = 50
 MAX_PER_SPACE = 3
 DIVERSITY_RUN = 10
 ENGAGEMENT_SCALE = math.log1p(200)
+POPULAR_AT = 0.5  # engagement (0..1) from which a post without a personal reason is "Popular"
 WEIGHTS = {
     "follow_user": 4.0,
     "follow_space": 3.0,
@@ -71,7 +73,7 @@ WEIGHTS = {
     "member_space": 1.0,
     "fresh": 3.0,
     "engagement": 1.5,
-    "seen": -1.5,
+    "seen": -3.0,
 }
 _FIELDS = (
     "pk",
@@ -181,6 +183,21 @@ def _top(weights: dict, n: int) -> list:
     return [k for k, _w in sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]
 
 
+def _tagged_post_ids(tag_ids: list[int]) -> list[int]:
+    """The newest ``TAG_SOURCE`` post ids of each tag, in one query: a ``UNION ALL`` of one
+    backwards walk of ``(tag, post)`` per tag (Django's SQLite backend refuses a sliced union,
+    and a single ``tag IN (…)`` would sort every post of a big tag)."""
+    table = PostTag._meta.db_table
+    part = (
+        f"SELECT post_id FROM (SELECT post_id FROM {table} WHERE tag_id = %s "  # noqa: S608
+        f"ORDER BY post_id DESC LIMIT {int(TAG_SOURCE)}) AS t{{i}}"
+    )
+    sql = " UNION ALL ".join(part.format(i=i) for i in range(len(tag_ids)))
+    with connection.cursor() as cur:
+        cur.execute(sql, list(tag_ids))
+        return [int(r[0]) for r in cur.fetchall()]
+
+
 def _candidates(user, sig: _Signals, since) -> dict[int, tuple]:
     """pk → row (``_FIELDS``) of every candidate the viewer may read."""
     recent = Post.objects.filter(state=PostState.PUBLISHED, last_activity_at__gte=since)
@@ -206,14 +223,7 @@ def _candidates(user, sig: _Signals, since) -> dict[int, tuple]:
         )
     tags = list(sig.tags | set(_top(sig.read_tags, MAX_SOURCE_TAGS)))[:MAX_SOURCE_TAGS]
     if tags:
-        per_tag = [
-            PostTag.objects.filter(tag_id=t)
-            .order_by("-post_id")
-            .values_list("post_id")[:TAG_SOURCE]
-            for t in tags
-        ]
-        union = per_tag[0].union(*per_tag[1:], all=True) if len(per_tag) > 1 else per_tag[0]
-        ids.update(pid for (pid,) in union)
+        ids.update(_tagged_post_ids(tags))
     ids -= set(rows)
     if ids:
         for r in access.posts_visible(user, recent.filter(pk__in=ids)).values_list(*_FIELDS):
@@ -264,7 +274,7 @@ def _score(row, tags: list[tuple[int, str]], sig: _Signals, now) -> tuple[float,
 
 def _reason(best, parts: dict, post: Post) -> Reason:
     if best is None:
-        if parts["engagement"] >= parts["fresh"]:
+        if parts["engagement"] >= WEIGHTS["engagement"] * POPULAR_AT:
             return Reason("popular", _("Popular in the community"))
         return Reason("new", _("New"))
     _w, code, detail = best
