@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "apiary.care",
     "apiary.alerts",
     "apiary.community",
+    "apiary.recognition",
     "apiary.web",
     "apiary.demo",
 ]
