@@ -35,6 +35,9 @@ class Config:
     orders_webhook_secret: str
     trust_x_forwarded: bool
     email: dict
+    base_url: str = ""
+    care_auto_assign: bool = True
+    care_brand_handles: tuple[str, ...] = ()
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -157,6 +160,26 @@ def load(env: dict[str, str] | None = None) -> Config:
     }
     if not debug and not email["host"]:
         warnings.append("APIARY_EMAIL_HOST is not set: e-mail goes to localhost:25.")
+    # Absolute links in e-mails and outgoing webhooks (alerts, digests) need the public address;
+    # a request is not around when a worker sends them.
+    base_url = env.get("APIARY_BASE_URL", "").strip().rstrip("/")
+    if base_url:
+        parsed = urlparse(base_url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            errors.append(
+                f"APIARY_BASE_URL={base_url!r} is not an absolute http(s) address, "
+                "e.g. https://community.example.com"
+            )
+    elif not debug:
+        warnings.append(
+            "APIARY_BASE_URL is not set: links in e-mails and alert webhooks are relative."
+        )
+    care_auto_assign = _bool(env, "APIARY_CARE_AUTO_ASSIGN", True, errors)
+    # The brand's own accounts: a reply to one of them is a "reply to the brand" for inbox rules.
+    # Comma-separated, optionally platform-qualified ("bluesky:northwind.bsky.social").
+    care_brand_handles = tuple(
+        h.strip() for h in env.get("APIARY_CARE_BRAND_HANDLES", "").split(",") if h.strip()
+    )
 
     return Config(
         debug=debug,
@@ -169,6 +192,9 @@ def load(env: dict[str, str] | None = None) -> Config:
         orders_webhook_secret=webhook_secret,
         trust_x_forwarded=trust_x_forwarded,
         email=email,
+        base_url=base_url,
+        care_auto_assign=care_auto_assign,
+        care_brand_handles=care_brand_handles,
         errors=errors,
         warnings=warnings,
     )

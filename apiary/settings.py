@@ -196,6 +196,9 @@ EMAIL_USE_TLS = CONFIG.email["use_tls"] and bool(CONFIG.email["host"])
 APIARY_ORDERS_WEBHOOK_SECRET = CONFIG.orders_webhook_secret
 APIARY_WEBHOOK_TOLERANCE_SECONDS = 300
 APIARY_UPLOAD_DIR = VAR_DIR / "uploads"
+APIARY_BASE_URL = CONFIG.base_url
+APIARY_CARE_AUTO_ASSIGN = CONFIG.care_auto_assign
+APIARY_CARE_BRAND_HANDLES = CONFIG.care_brand_handles
 
 # --- Background tasks -------------------------------------------------------------------------
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}

@@ -92,3 +92,25 @@ def test_apiary_check_passes_on_a_sane_configuration(tmp_path):
     res = _apiary("check", env=_env(DATABASE_URL=f"sqlite:///{tmp_path}/x.sqlite3"))
     assert res.returncode == 0, res.stdout + res.stderr
     assert "System check identified no issues" in res.stdout
+
+
+def test_base_url_and_care_settings_are_parsed_and_checked():
+    cfg = config.load(
+        {
+            "APIARY_BASE_URL": "https://community.example.com/",
+            "APIARY_CARE_AUTO_ASSIGN": "off",
+            "APIARY_CARE_BRAND_HANDLES": " @northwind , bluesky:northwind.bsky.social,, ",
+        }
+    )
+    assert cfg.errors == []
+    assert cfg.base_url == "https://community.example.com"
+    assert cfg.care_auto_assign is False
+    assert cfg.care_brand_handles == ("@northwind", "bluesky:northwind.bsky.social")
+
+    bad = config.load({"APIARY_BASE_URL": "community.example.com", "APIARY_CARE_AUTO_ASSIGN": "x"})
+    text = " ".join(bad.errors)
+    assert "APIARY_BASE_URL" in text and "absolute" in text
+    assert "APIARY_CARE_AUTO_ASSIGN" in text
+
+    prod = config.load({"APIARY_DEBUG": "false", "APIARY_SECRET_KEY": "x" * 50})
+    assert any("APIARY_BASE_URL" in w for w in prod.warnings)
