@@ -655,10 +655,49 @@ class Notification(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["recipient", "read_at", "-created_at"])]
+        indexes = [
+            models.Index(fields=["recipient", "read_at", "-created_at"]),
+            # community/mail.py scans recent notifications not yet e-mailed every few seconds;
+            # the partial index holds only those, so the scan never reads the whole table.
+            models.Index(
+                fields=["created_at"],
+                condition=Q(emailed_at__isnull=True),
+                name="community_notif_unmailed",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} for {self.recipient_id}"
+
+
+class EmailMode(models.TextChoices):
+    IMMEDIATE = "immediate", _("Immediately")
+    DAILY = "daily", _("In a daily digest")
+    WEEKLY = "weekly", _("In a weekly digest")
+    NEVER = "never", _("Never")
+
+
+class NotificationSettings(models.Model):
+    """A member's community e-mail choices (``community/mail.py``). No row means the defaults:
+    immediate e-mails for mentions, replies, accepted answers and membership decisions."""
+
+    user = models.OneToOneField(
+        USER, on_delete=models.CASCADE, related_name="community_mail_settings"
+    )
+    email_mode = models.CharField(
+        _("e-mail me"), max_length=10, choices=EmailMode.choices, default=EmailMode.IMMEDIATE
+    )
+    kinds_off = models.JSONField(default=list, blank=True)  # notification kinds never e-mailed
+    # The digest slot last claimed (set before sending: a retried pass never sends twice).
+    digest_sent_at = models.DateTimeField(null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["email_mode", "digest_sent_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.email_mode} for {self.user_id}"
 
 
 class FlagReason(models.TextChoices):
@@ -740,7 +779,39 @@ class ActivityEvent(models.Model):
             models.Index(fields=["kind", "at"]),
             models.Index(fields=["user_id", "at"]),
             models.Index(fields=["space_id", "at"]),
+            # selectors_activity: DAU/MAU read (at, user_id) over a date range from the index
+            # alone, without touching the rows.
+            models.Index(fields=["at", "user_id"], name="community_event_at_user"),
         ]
 
     def __str__(self) -> str:
         return f"{self.kind} by {self.user_id} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class VisitSession(models.Model):
+    """One visitor session (anonymous or logged in), kept by ``community/middleware.py``.
+
+    The working state the sweeper needs: ``last_seen_at`` is written at most once a minute, and
+    a session idle for 30 minutes is closed with a ``session.end`` event. ``sid`` is our own
+    random id (the ``session_key`` of its events), not Django's session key, which changes at
+    log-in."""
+
+    sid = models.CharField(max_length=32, unique=True)
+    user_id = models.BigIntegerField(null=True, blank=True)
+    started_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # the sweeper's scan: open sessions by last activity
+            models.Index(
+                fields=["last_seen_at"],
+                condition=Q(ended_at__isnull=True),
+                name="community_visit_open",
+            ),
+            models.Index(fields=["started_at"], name="community_visit_started"),
+        ]
+
+    def __str__(self) -> str:
+        return f"visit {self.sid} by {self.user_id}"
