@@ -93,6 +93,9 @@ def api(token_for):
         def patch(self, path, data=None, **kw):
             return self._send("patch", path, data, **kw)
 
+        def put(self, path, data=None, **kw):
+            return self._send("put", path, data, **kw)
+
         def delete(self, path, **kw):
             return self.client.delete(path, **kw)
 

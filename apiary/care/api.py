@@ -731,3 +731,45 @@ def agent_update(request, user_id: int, payload: AgentPatch):
     target = get_object_or_404(User, pk=user_id)
     services.agent_profile_update(user=target, **payload.model_dump(exclude_unset=True))
     return next(a for a in selectors.agents_list() if a["user_id"] == target.pk)
+
+
+# --- Reply channels (credentials replies go out with) -------------------------------------------
+
+
+class ReplyChannelOut(Schema):
+    source_id: int
+    name: str
+    kind: str
+    settings: dict[str, Any] = Field(description='reply_* settings; secrets shown as "***"')
+    ready: bool
+    problem: str
+    generated_secret: str | None = Field(
+        None, description="a webhook signing secret Apiary generated; shown this once"
+    )
+
+
+class ReplyChannelIn(StrictIn):
+    settings: dict[str, Any] = Field(
+        description='reply_* keys of the source kind; a secret left empty or sent as "***" '
+        "keeps the stored one"
+    )
+
+
+@router.get("/care/reply-channels", response=list[ReplyChannelOut])
+def reply_channel_list(request):
+    access.care_require(api_user(request), Perm.CARE_MANAGE)
+    return selectors.reply_channels()
+
+
+@router.put("/care/reply-channels/{source_id}", response=ReplyChannelOut)
+def reply_channel_update(request, source_id: int, payload: ReplyChannelIn):
+    """Set the credentials replies on this source go out with (validated per kind, audited)."""
+    from apiary.listening.models import Source
+
+    from .replies import reply_settings_set
+
+    user = api_user(request)
+    access.care_require(user, Perm.CARE_MANAGE)
+    source = get_object_or_404(Source, pk=source_id, deleted_at__isnull=True)
+    _source, generated = reply_settings_set(source=source, settings=payload.settings, actor=user)
+    return {**selectors.reply_channel(source_id=source.pk), "generated_secret": generated}

@@ -628,3 +628,46 @@ def _median(values) -> float | None:
     if not values:
         return None
     return round(statistics.median(values), 1)
+
+
+# --- reply channels ----------------------------------------------------------------------------
+
+REPLY_SECRET_KEYS = ("reply_secret", "reply_token")
+
+
+def reply_channels() -> list[dict]:
+    """Every live source a reply can go out on, with its reply settings as the settings page and
+    the API show them: secrets masked (``replies.MASK``), never the stored value."""
+    from apiary.listening.models import Source
+
+    from .outbound import adapter_for
+    from .replies import MASK
+
+    out = []
+    for source in Source.objects.filter(deleted_at__isnull=True).order_by("name", "pk"):
+        adapter = adapter_for(source.kind)
+        if adapter is None:
+            continue
+        config = dict(source.config or {})
+        settings = {}
+        for key in adapter.SETTINGS:
+            value = config.get(key)
+            if key in REPLY_SECRET_KEYS:
+                value = MASK if value else ""
+            settings[key] = "" if value is None else value
+        problem = adapter.missing_settings(config)
+        out.append(
+            {
+                "source_id": source.pk,
+                "name": source.name,
+                "kind": source.kind,
+                "settings": settings,
+                "ready": problem is None,
+                "problem": problem or "",
+            }
+        )
+    return out
+
+
+def reply_channel(*, source_id: int) -> dict | None:
+    return next((c for c in reply_channels() if c["source_id"] == source_id), None)

@@ -32,4 +32,5 @@ urlpatterns = [
     path("settings/rules/", views_settings.rules_view, name="settings_rules"),
     path("settings/canned/", views_settings.canned_view, name="settings_canned"),
     path("settings/agents/", views_settings.agents_view, name="settings_agents"),
+    path("settings/replies/", views_settings.reply_channels_view, name="settings_replies"),
 ]

@@ -486,3 +486,98 @@ def _report_csv(report: dict, since, until, group_by: str) -> HttpResponse:
     response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
+
+
+# --- Reply channels ----------------------------------------------------------------------------
+
+REPLY_FIELDS = {
+    "reply_pds_url": (gettext_lazy("PDS address"), "url", "https://bsky.social"),
+    "reply_identifier": (gettext_lazy("Reply account (handle, DID or e-mail)"), "text", ""),
+    "reply_secret": (gettext_lazy("App password / signing secret"), "password", ""),
+    "reply_token": (gettext_lazy("Access token (write:statuses)"), "password", ""),
+    "reply_visibility": (
+        gettext_lazy("Visibility (public, unlisted, private, direct)"),
+        "text",
+        "",
+    ),
+    "reply_max_characters": (gettext_lazy("Maximum characters"), "number", "500"),
+    "reply_url": (gettext_lazy("Reply webhook URL"), "url", "https://"),
+}
+
+
+@permission_required(Perm.CARE_MANAGE)
+def reply_channels_view(request: HttpRequest) -> HttpResponse:
+    from apiary.listening.models import Source
+
+    from .replies import reply_settings_set
+
+    errors: dict[str, list[str]] = {}
+    editing_id = None
+    posted: dict[str, str] = {}
+    if request.method == "POST":
+        try:
+            source_id = int(request.POST.get("source_id", ""))
+        except ValueError:
+            raise Http404 from None
+        source = Source.objects.filter(pk=source_id, deleted_at__isnull=True).first()
+        if source is None:
+            raise Http404
+        editing_id = source.pk
+        channel = selectors.reply_channel(source_id=source.pk) or {"settings": {}}
+        values: dict = {}
+        for key in channel["settings"]:
+            raw = request.POST.get(key, "").strip()
+            if key == "reply_max_characters":
+                if raw:
+                    value = _int(raw, key, errors)
+                    if value is not None:
+                        values[key] = value
+                continue
+            values[key] = raw
+            posted[key] = "" if key in selectors.REPLY_SECRET_KEYS else raw
+        if not errors:
+            try:
+                _source, generated = reply_settings_set(
+                    source=source, settings=values, actor=request.user
+                )
+            except ValidationError as exc:
+                errors = _errors(exc)
+            else:
+                if generated:
+                    messages.success(
+                        request,
+                        _(
+                            "Reply settings of “%(name)s” saved. Signing secret (shown once): "
+                            "%(secret)s"
+                        )
+                        % {"name": source.name, "secret": generated},
+                    )
+                else:
+                    messages.success(
+                        request, _("Reply settings of “%(name)s” saved.") % {"name": source.name}
+                    )
+                return redirect("care:settings_replies")
+    channels = selectors.reply_channels()
+    for channel in channels:
+        shown = dict(channel["settings"])
+        if channel["source_id"] == editing_id:
+            shown.update(posted)
+        channel["fields"] = [
+            {
+                "key": key,
+                "label": REPLY_FIELDS.get(key, (key, "text", ""))[0],
+                "type": REPLY_FIELDS.get(key, (key, "text", ""))[1],
+                "placeholder": REPLY_FIELDS.get(key, (key, "text", ""))[2],
+                "value": "" if key in selectors.REPLY_SECRET_KEYS else shown.get(key, ""),
+                "stored": key in selectors.REPLY_SECRET_KEYS and bool(channel["settings"][key]),
+                "errors": errors.get(key, []) if channel["source_id"] == editing_id else [],
+            }
+            for key in channel["settings"]
+        ]
+        channel["errors"] = (
+            errors.get("reply", []) + errors.get("kind", [])
+            if channel["source_id"] == editing_id
+            else []
+        )
+    context = {"section": "care", "tab": "replies", "channels": channels, "errors": errors}
+    return render(request, "care/settings/replies.html", context, status=422 if errors else 200)
