@@ -21,6 +21,12 @@ from apiary.accounts.access import Perm, permission_required
 from apiary.accounts.forms import LoginForm, RegisterForm, TokenForm
 from apiary.accounts.models import ApiToken
 
+# Log-ins and log-outs go into the activity log from here, where they happen, rather than from
+# Django's user_logged_in signal: no signals (ARCHITECTURE.md), and force_login in tests or an
+# admin log-in are not visitor log-ins.
+from apiary.community.middleware import login_record as visit_login_record
+from apiary.community.middleware import logout_record as visit_logout_record
+
 
 def _next_url(request: HttpRequest) -> str:
     nxt = request.POST.get("next") or request.GET.get("next") or ""
@@ -60,6 +66,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
                 form.add_error(None, _("The e-mail or password is not correct."))
         if user is not None:
             login(request, user)
+            visit_login_record(request, user, method="password")
             return redirect(_next_url(request) or "web:dashboard")
     elif request.method == "POST":
         status = 400
@@ -86,6 +93,7 @@ def register_view(request: HttpRequest) -> HttpResponse:
                 _copy_errors(form, exc)
             else:
                 login(request, user)
+                visit_login_record(request, user, method="register")
                 messages.success(
                     request, _("Welcome to the community, %(name)s!") % {"name": user.name}
                 )
@@ -96,6 +104,7 @@ def register_view(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
+    visit_logout_record(request)  # before logout(): the event needs the user
     logout(request)
     messages.info(request, _("You have been logged out."))
     return redirect("accounts:login")

@@ -108,7 +108,10 @@ def safe_next(request: HttpRequest, fallback: str) -> str:
 
 
 def session_key(request: HttpRequest) -> str:
-    return getattr(request.session, "session_key", None) or ""
+    """The visit id (community/middleware.py) that groups a visitor's events into a session."""
+    from apiary.community.middleware import visit_sid
+
+    return visit_sid(request) or getattr(request.session, "session_key", None) or ""
 
 
 def anonymous_may_see_post(post) -> bool:
@@ -182,7 +185,9 @@ def space_view(request: HttpRequest, slug: str) -> HttpResponse:
             "description": space.description[:200],
             "url": request.build_absolute_uri(),
         }
-    if not request.htmx:
+    from apiary.community.middleware import view_once
+
+    if not request.htmx and view_once(request, f"s{space.pk}"):
         from apiary.community import services
 
         services.space_view_record(user=user, space=space, session_key=session_key(request))

@@ -42,6 +42,17 @@ def _linked_customer(viewer, person):
     return member_customer_get(user=person)
 
 
+def _view_event(request, key: str, kind: str, data: dict, own: bool = False) -> None:
+    """A profile or tag page seen: once per visit per page per 30 minutes (not your own)."""
+    from apiary.community.middleware import view_once
+    from apiary.community.views import session_key
+
+    if not own and not getattr(request, "htmx", False) and view_once(request, key):
+        services.activity_record(
+            kind=kind, user=request.user, session_key=session_key(request), data=data
+        )
+
+
 @community_view
 def profile_view(request: HttpRequest, user_id: int) -> HttpResponse:
     viewer = request.user
@@ -50,6 +61,7 @@ def profile_view(request: HttpRequest, user_id: int) -> HttpResponse:
     page = paginate(request, posts)
     comments = list(selectors.profile_comments(viewer=viewer, user=person)[:PROFILE_COMMENTS])
     profile = services.profile_ensure(user=person)
+    _view_event(request, f"u{person.pk}", "profile.view", {"user_id": person.pk}, viewer == person)
     return render(
         request,
         "community/profile.html",
@@ -115,6 +127,7 @@ def tag_view(request: HttpRequest, slug: str) -> HttpResponse:
     viewer = request.user
     tag, posts = selectors.tag_posts(user=viewer, slug=slug)
     page = paginate(request, posts)
+    _view_event(request, f"t{tag.pk}", "tag.view", {"tag": tag.slug})
     return render(
         request,
         "community/tag.html",

@@ -121,7 +121,10 @@ def post_view(request: HttpRequest, post_id: int) -> HttpResponse:
             "description": post.excerpt,
             "url": request.build_absolute_uri(_post_url(post)),
         }
-    services.post_view_record(user=user, post=post, session_key=session_key(request))
+    from apiary.community.middleware import view_once  # once per visit per post per 30 min
+
+    if view_once(request, f"p{post.pk}"):
+        services.post_view_record(user=user, post=post, session_key=session_key(request))
     share_token = request.session.pop(f"community_share_{post.pk}", None)
     attachments = list(detail.attachments)
     older = views_support.attachment_older_versions(post=post) if attachments else []

@@ -44,6 +44,30 @@ def _facet_groups(result: search.SearchResult) -> list[dict]:
     return groups
 
 
+def _search_event(request: HttpRequest, q: str, result) -> None:
+    """One ``search`` event per visit per distinct search per 30 minutes. The words are not
+    stored (they can be personal): only their number, whether filters were set and how many
+    results came back — enough for "searches without results" in analytics."""
+    import hashlib
+
+    from apiary.community import services
+    from apiary.community.middleware import view_once
+    from apiary.community.views import session_key
+
+    digest = hashlib.sha1(request.GET.urlencode().encode(), usedforsecurity=False).hexdigest()
+    if view_once(request, "q" + digest[:8]):
+        services.activity_record(
+            kind="search",
+            user=request.user,
+            session_key=session_key(request),
+            data={
+                "words": len(q.split()),
+                "filtered": any(k != "q" for k in request.GET),
+                "results": result.count,
+            },
+        )
+
+
 @community_view
 def search_view(request: HttpRequest) -> HttpResponse:
     error = None
@@ -56,6 +80,8 @@ def search_view(request: HttpRequest) -> HttpResponse:
     except search.SearchError as exc:
         error = exc.message
     q = request.GET.get("q", "")
+    if result is not None and not offset and not request.htmx:
+        _search_event(request, q, result)
     context = {
         "q": q,
         "params": params,

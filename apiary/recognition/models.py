@@ -70,6 +70,10 @@ class PointEntry(models.Model):
     source = models.CharField(max_length=64)  # the fact: "post:12", "like:345", …
     seq = models.PositiveIntegerField(default=0)  # 0 = first entry for the source, then corrections
     points = models.IntegerField()
+    # +1 when the fact appears, -1 when it goes away, 0 for a re-weighting: Sum(facts) per
+    # reason is the member's live count of posts, replies, likes received … whatever the
+    # weights are (a reason weighted 0 still records its facts, with 0 points).
+    facts = models.SmallIntegerField(default=1)
     at = models.DateTimeField()  # when the fact happened (corrections keep the fact's time)
     recorded_at = models.DateTimeField(default=timezone.now)
 

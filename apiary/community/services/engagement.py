@@ -174,6 +174,14 @@ def reaction_remove(*, user, kind: str, post: Post | None = None, comment=None) 
         model.objects.filter(pk=(comment or post).pk).update(
             reactions_count=F("reactions_count") - 1
         )
+        activity_record(
+            kind="reaction.remove",
+            user=user,
+            space_id=target_post.space_id,
+            post_id=target_post.pk,
+            comment_id=getattr(comment, "pk", None),
+            data={"kind": kind},
+        )
     return bool(deleted)
 
 

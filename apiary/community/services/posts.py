@@ -351,6 +351,7 @@ def answer_unaccept(*, actor, post: Post) -> Post:
         deny(_("Only the asker or a moderator can change the accepted answer."), space=post.space)
     post.accepted_comment = None
     post.save(update_fields=["accepted_comment"])
+    activity_record(kind="answer.unaccept", user=actor, space_id=post.space_id, post_id=post.pk)
     return post
 
 
@@ -484,6 +485,7 @@ def poll_unvote(*, user, post: Post) -> None:
         PollVote.objects.filter(post=post, user=user).delete()
         PollOption.objects.filter(pk__in=previous).update(votes_count=F("votes_count") - 1)
         Post.objects.filter(pk=post.pk).update(votes_count=F("votes_count") - 1)
+        activity_record(kind="poll.unvote", user=user, space_id=post.space_id, post_id=post.pk)
 
 
 # --- contests ---------------------------------------------------------------------------------
@@ -575,6 +577,7 @@ def contest_unvote(*, user, post: Post) -> None:
         ContestEntry.objects.filter(pk=existing.entry_id).update(votes_count=F("votes_count") - 1)
         Post.objects.filter(pk=post.pk).update(votes_count=F("votes_count") - 1)
         existing.delete()
+        activity_record(kind="contest.unvote", user=user, space_id=post.space_id, post_id=post.pk)
 
 
 @transaction.atomic

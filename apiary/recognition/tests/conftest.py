@@ -51,3 +51,22 @@ def make_space(manager):
         return space
 
     return make
+
+
+@pytest.fixture
+def run_job():
+    """One full pass of the recognition job (events, sweep, standings, badges)."""
+    from apiary.recognition import services
+
+    def run(**kw):
+        return services.recognition_run(**kw)
+
+    return run
+
+
+def ledger(user, **filters) -> int:
+    from django.db.models import Sum
+
+    from apiary.recognition.models import PointEntry
+
+    return PointEntry.objects.filter(user=user, **filters).aggregate(s=Sum("points"))["s"] or 0
