@@ -106,7 +106,7 @@ KIND_DEFAULTS: dict[str, dict] = {
     Kind.VIP_WAITING: {"min_customer_value": "200", "wait_minutes": 15},
 }
 
-_LIMITS = {
+LIMITS = {
     "min_followers": (0, 10**10),
     "max_followers": (0, 10**10),
     "boost_followers": (0, 10**10),
@@ -154,7 +154,7 @@ def _int(value, key, errors):
     if isinstance(value, bool) or not isinstance(value, int):
         errors.setdefault(key, []).append(_("Must be a whole number."))
         return None
-    low, high = _LIMITS[key]
+    low, high = LIMITS[key]
     if not low <= value <= high:
         errors.setdefault(key, []).append(
             _("Must be between %(low)s and %(high)s.") % {"low": low, "high": f"{high:,}"}
@@ -246,7 +246,7 @@ def conditions_validate(kind: str, conditions) -> dict:
             v = _choice_list(value, None, errors, key)
             if v is not None:
                 out[key] = [c.casefold() for c in v]
-        elif key in _LIMITS:
+        elif key in LIMITS:
             v = _int(value, key, errors)
             if v is not None:
                 out[key] = v

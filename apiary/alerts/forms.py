@@ -97,7 +97,7 @@ _CHOICE_KEYS = {
     ],
     "measure": [("negative", _("Negative mentions")), ("volume", _("All mentions"))],
 }
-_INT_KEYS = set(vocab._LIMITS)
+_INT_KEYS = set(vocab.LIMITS)
 _TRI_KEYS = {"customer_linked", "customer_bypasses_followers", "per_country"}
 _TEXT_LIST_KEYS = {"countries", "cities"}
 
@@ -169,7 +169,7 @@ class RuleForm(forms.Form):
         if key in _TEXT_LIST_KEYS:
             return forms.CharField(max_length=2000, **common)
         if key in _INT_KEYS:
-            low, high = vocab._LIMITS[key]
+            low, high = vocab.LIMITS[key]
             return forms.IntegerField(
                 min_value=low,
                 max_value=high,

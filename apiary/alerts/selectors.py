@@ -23,6 +23,7 @@ from .models import (
     SEVERITY_ORDER,
     Alert,
     AlertAction,
+    AlertDelivery,
     AlertEvent,
     AlertRule,
     AlertSubscription,
@@ -360,3 +361,60 @@ def subscription_get(user) -> dict:
     if sub is None:
         return {"email": False, "min_severity": "high", "kinds": []}
     return {"email": sub.email, "min_severity": sub.min_severity, "kinds": sub.kinds}
+
+
+def alert_list_extras(ids: list[int]) -> dict[int, dict]:
+    """What the list rows show beyond the selectors' summaries: the explanation and who
+    acknowledged or resolved (one query for the whole page)."""
+    if not ids:
+        return {}
+    rows = Alert.objects.filter(pk__in=ids).values(
+        "pk",
+        "explanation",
+        "acknowledged_by__display_name",
+        "acknowledged_by__email",
+        "resolved_by__display_name",
+        "resolved_by__email",
+    )
+    out = {}
+    for r in rows:
+        out[r["pk"]] = {
+            "explanation": r["explanation"] or {},
+            "acknowledged_by": r["acknowledged_by__display_name"] or r["acknowledged_by__email"],
+            "resolved_by": r["resolved_by__display_name"] or r["resolved_by__email"],
+        }
+    return out
+
+
+def alert_deliveries(*, alert_id: int) -> list[dict]:
+    """The e-mails and webhooks sent (or trying) for one alert."""
+    rows = (
+        AlertDelivery.objects.filter(alert_id=alert_id)
+        .select_related("endpoint", "user")
+        .order_by("created_at", "pk")[:200]
+    )
+    out = []
+    for d in rows:
+        if d.endpoint is not None:
+            target = d.endpoint.name
+        elif d.user is not None:
+            target = d.user.display_name or d.user.email
+        else:
+            target = d.target
+        out.append(
+            {
+                "channel": d.channel,
+                "channel_label": d.get_channel_display(),
+                "target_label": target,
+                "event": d.event,
+                "level": d.level,
+                "status": d.status,
+                "status_label": d.get_status_display(),
+                "attempts": d.attempts,
+                "last_error": d.last_error,
+                "response_status": d.response_status,
+                "sent_at": d.sent_at,
+                "next_attempt_at": d.next_attempt_at,
+            }
+        )
+    return out

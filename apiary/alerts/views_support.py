@@ -1,7 +1,6 @@
 """Presentation for the alerts pages: the one-line explanation of an alert, its numbers as
-cards, its chart, history lines, rule and endpoint rows. Reads go through ``selectors``; the
-few reads the pages need that the selectors do not offer are here, named for what they fetch
-(``alert_extras``, ``alert_deliveries``) — each one query, whatever the page size.
+cards, its chart, history lines, rule and endpoint rows. Every read goes through ``selectors``
+(``alert_list_extras`` and ``alert_deliveries`` included: one query each, whatever the page size).
 """
 
 from __future__ import annotations
@@ -23,7 +22,6 @@ from .models import (
     MENTION_KINDS,
     RATE_KINDS,
     Alert,
-    AlertDelivery,
     Kind,
     Severity,
     Status,
@@ -322,32 +320,9 @@ def alert_chart(alert: dict, series: list[dict], e: dict) -> str:
     )
 
 
-def alert_extras(ids: list[int]) -> dict[int, dict]:
-    """What the list rows show beyond the selectors' summaries: the explanation and who
-    acknowledged or resolved (one query for the whole page)."""
-    if not ids:
-        return {}
-    rows = Alert.objects.filter(pk__in=ids).values(
-        "pk",
-        "explanation",
-        "acknowledged_by__display_name",
-        "acknowledged_by__email",
-        "resolved_by__display_name",
-        "resolved_by__email",
-    )
-    out = {}
-    for r in rows:
-        out[r["pk"]] = {
-            "explanation": r["explanation"] or {},
-            "acknowledged_by": r["acknowledged_by__display_name"] or r["acknowledged_by__email"],
-            "resolved_by": r["resolved_by__display_name"] or r["resolved_by__email"],
-        }
-    return out
-
-
 def decorate(summaries: list[dict]) -> list[dict]:
     """Summaries with labels and the one-line explanation, ready for ``_row.html``."""
-    extras = alert_extras([s["id"] for s in summaries])
+    extras = selectors.alert_list_extras([s["id"] for s in summaries])
     out = []
     for s in summaries:
         x = extras.get(s["id"], {})
@@ -435,40 +410,6 @@ def history_lines(history: list[dict], action_labels: dict) -> list[dict]:
     return out
 
 
-def alert_deliveries(alert_id: int) -> list[dict]:
-    """The e-mails and webhooks sent (or trying) for one alert."""
-    rows = (
-        AlertDelivery.objects.filter(alert_id=alert_id)
-        .select_related("endpoint", "user")
-        .order_by("created_at", "pk")[:200]
-    )
-    out = []
-    for d in rows:
-        if d.endpoint is not None:
-            target = d.endpoint.name
-        elif d.user is not None:
-            target = d.user.display_name or d.user.email
-        else:
-            target = d.target
-        out.append(
-            {
-                "channel": d.channel,
-                "channel_label": d.get_channel_display(),
-                "target_label": target,
-                "event_label": DELIVERY_EVENTS.get(d.event, d.event),
-                "level": d.level,
-                "status": d.status,
-                "status_label": d.get_status_display(),
-                "attempts": d.attempts,
-                "last_error": d.last_error,
-                "response_status": d.response_status,
-                "sent_at": d.sent_at,
-                "next_attempt_at": d.next_attempt_at,
-            }
-        )
-    return out
-
-
 def detail_context(*, alert: Alert, user) -> dict:
     from .actions import LABELS as ACTION_LABELS
 
@@ -517,7 +458,10 @@ def detail_context(*, alert: Alert, user) -> dict:
         "suggested": suggested,
         "history": history_lines(d["history"], {k: str(v) for k, v in ACTION_LABELS.items()}),
         "escalation": escalation if len(escalation) > 1 else [],
-        "deliveries": alert_deliveries(alert.pk),
+        "deliveries": [
+            {**d, "event_label": DELIVERY_EVENTS.get(d["event"], d["event"])}
+            for d in selectors.alert_deliveries(alert_id=alert.pk)
+        ],
         "rule_name": d["alert"].get("rule_name"),
     }
 
