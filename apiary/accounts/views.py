@@ -128,6 +128,11 @@ def profile_render(request: HttpRequest, *, social_form=None, status: int = 200)
 
         context.update(member_social_context(request.user, form=social_form))
         context["show_social"] = True
+    # The community's "Notifications" section (e-mail mode and kinds; community/mail.py).
+    from apiary.community.mail import settings_view
+
+    context["mail_settings"] = settings_view(request.user)
+    context["next"] = request.path
     return render(request, "accounts/profile.html", context, status=status)
 
 

@@ -927,3 +927,8 @@ def notification_read(request, payload: ReadIn):
 from apiary.community.api_search import router as _search_router  # noqa: E402
 
 router.add_router("", _search_router)
+
+# The caller's e-mail choices (api_mail.py): /community/me/notification-settings.
+from apiary.community.api_mail import router as _mail_router  # noqa: E402
+
+router.add_router("", _mail_router)

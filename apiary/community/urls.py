@@ -3,7 +3,14 @@ post's number, never its title: a link to closed content says nothing about it."
 
 from django.urls import path
 
-from apiary.community import views, views_manage, views_people, views_posts, views_search
+from apiary.community import (
+    views,
+    views_mail,
+    views_manage,
+    views_people,
+    views_posts,
+    views_search,
+)
 
 app_name = "community"
 
@@ -68,4 +75,11 @@ urlpatterns = [
     path("t/<slug:slug>/follow/", views_people.tag_follow_view, name="tag_follow"),
     path("notifications/", views_people.notifications_view, name="notifications"),
     path("notifications/read/", views_people.notifications_read_view, name="notifications_read"),
+    # E-mail (views_mail.py): settings, and the one-click unsubscribe that needs no log-in
+    path(
+        "settings/notifications/",
+        views_mail.notification_settings_view,
+        name="notification_settings",
+    ),
+    path("unsubscribe/<str:token>/", views_mail.unsubscribe_view, name="unsubscribe"),
 ]

@@ -69,6 +69,18 @@ def _alerts_delivery():
     return delivery_worker()
 
 
+def _community_mail():
+    from apiary.community.mail import mail_worker
+
+    return mail_worker()
+
+
+def _community_sessions():
+    from apiary.community.services.activity import sessions_worker
+
+    return sessions_worker()
+
+
 WORKER_FACTORIES: dict[str, Callable[[], tuple[Callable[[], None], Callable[[], None]]]] = {
     "tasks": _task_worker,
     # The ingestion stream's consumer: enrich and store mentions (listening/consumer.py).
@@ -82,6 +94,11 @@ WORKER_FACTORIES: dict[str, Callable[[], tuple[Callable[[], None], Callable[[], 
     # E-mail and webhook deliveries with retries; apart so a slow receiver never delays
     # detection (alerts/delivery.py).
     "alerts-delivery": _alerts_delivery,
+    # Community notification e-mails and daily/weekly digests, claimed before sending
+    # (community/mail.py).
+    "community-mail": _community_mail,
+    # Closes visitor sessions idle for 30 minutes with session.end (community/services/activity.py).
+    "community-sessions": _community_sessions,
 }
 
 

@@ -11,16 +11,20 @@ closes the session at once. Every function takes ``now`` so tests drive the cloc
 
 from __future__ import annotations
 
+import logging
 import secrets
+import threading
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import close_old_connections, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from apiary.community.models import ActivityEvent, VisitSession
 from apiary.community.services._common import activity_record
+
+logger = logging.getLogger(__name__)
 
 IDLE_SECONDS = 30 * 60  # a gap longer than this ends the session
 TOUCH_SECONDS = 60  # last_seen_at is written at most this often
@@ -130,3 +134,20 @@ def logout_record(*, user, sid: str = "", now: datetime | None = None) -> None:
     activity_record(kind="logout", user=user, session_key=sid)
     if sid:
         session_close(sid=sid, now=now, reason="logout")
+
+
+def sessions_worker():
+    """``WORKER_FACTORIES["community-sessions"]``: close idle visits about once a minute."""
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.is_set():
+            try:
+                close_old_connections()
+                while sessions_sweep() >= 1000:  # a backlog: keep going
+                    pass
+            except Exception:
+                logger.exception("community-sessions sweep failed")
+            stop.wait(60.0)
+
+    return run, stop.set
