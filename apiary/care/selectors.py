@@ -431,22 +431,38 @@ def customer_sidebar(*, conversation, user) -> dict:
 
 
 def _community_standing(apps, conversation, user) -> dict:
-    if not apps.is_installed("apiary.community"):
+    """The author's community standing (apiary.recognition) when the conversation's customer is
+    a community member: rank, points, badges, posts, accepted answers — counted only from
+    content the agent may read themselves, so the sidebar shows nothing the profile page would
+    not."""
+    if not apps.is_installed("apiary.recognition"):
         return {
             "available": False,
             "note": _("The community app is not installed, so there is no community standing."),
         }
-    try:
-        from apiary.community import selectors as community_selectors
-    except ImportError:
-        community_selectors = None
-    standing = getattr(community_selectors, "member_standing", None)
-    if standing is None or conversation.customer_id is None:
+    from apiary.accounts.models import User
+    from apiary.customers.models import Customer
+
+    member = None
+    if conversation.customer_id is not None:
+        member_id = (
+            Customer.objects.filter(pk=conversation.customer_id, user__isnull=False)
+            .values_list("user_id", flat=True)
+            .first()
+        )
+        if member_id:
+            member = User.objects.filter(pk=member_id, is_active=True).first()
+    if member is None:
         return {
             "available": False,
             "note": _("No community standing for this author yet."),
         }
-    return {"available": True, "standing": standing(customer_id=conversation.customer_id)}
+    from apiary.recognition.selectors import member_standing
+
+    standing = member_standing(user=member, viewer=user)
+    details = standing.as_dict()
+    details.pop("badges", None)
+    return {"available": True, "standing": standing.summary(), "details": details}
 
 
 # --- Live feed --------------------------------------------------------------------------------

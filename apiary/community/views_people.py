@@ -53,6 +53,16 @@ def _view_event(request, key: str, kind: str, data: dict, own: bool = False) -> 
         )
 
 
+def _standing(viewer, person):
+    from django.apps import apps
+
+    if not apps.is_installed("apiary.recognition"):
+        return None
+    from apiary.recognition.selectors import member_standing
+
+    return member_standing(user=person, viewer=viewer)
+
+
 @community_view
 def profile_view(request: HttpRequest, user_id: int) -> HttpResponse:
     viewer = request.user
@@ -75,6 +85,9 @@ def profile_view(request: HttpRequest, user_id: int) -> HttpResponse:
             and viewer.pk != person.pk
             and selectors.is_following(user=viewer, user_target=person),
             "customer": _linked_customer(viewer, person),
+            # apiary.recognition: rank, points and badges as far as the viewer may see them
+            "standing": _standing(viewer, person),
+            "standing_is_me": viewer.is_authenticated and viewer.pk == person.pk,
             "section": "community",
         },
     )

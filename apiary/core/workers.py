@@ -57,6 +57,12 @@ def _care_clock():
     return care_clock_worker()
 
 
+def _recognition():
+    from apiary.recognition.services import recognition_worker
+
+    return recognition_worker()
+
+
 def _alerts_detectors():
     from apiary.alerts.detectors.rate import detectors_worker
 
@@ -89,6 +95,8 @@ WORKER_FACTORIES: dict[str, Callable[[], tuple[Callable[[], None], Callable[[], 
     "listening-sources": _listening_sources,
     # SLA breach check and due reply deliveries every ~2 s (care/tasks.py).
     "care-clock": _care_clock,
+    # Community points ledger, ranks and badges every ~60 s, idempotent (recognition/services.py).
+    "recognition": _recognition,
     # Rate and care alert detectors every ~1 s, one leader process (alerts/detectors/rate.py).
     "alerts-detectors": _alerts_detectors,
     # E-mail and webhook deliveries with retries; apart so a slow receiver never delays

@@ -18,6 +18,8 @@ from apiary.demo.steps import care as care_step
 from apiary.demo.steps import community as community_step
 from apiary.demo.steps import customers as customers_step
 from apiary.demo.steps import listening as listening_step
+from apiary.demo.steps import recognition as recognition_step
+from apiary.moderation import demo as moderation_demo
 
 DEMO_PASSWORD = "apiary-demo-2026"  # noqa: S105  (printed on purpose: demo data only)
 ADMIN_EMAIL = "admin@apiary.local"
@@ -38,6 +40,8 @@ STEPS: list[tuple[str, Callable[[DemoContext], str]]] = [
     ("care", care_step.run),
     ("alerts", alerts_step.run),
     ("community", community_step.run),
+    ("recognition", recognition_step.run),
+    ("moderation", moderation_demo.run),
 ]
 
 

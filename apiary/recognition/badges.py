@@ -5,10 +5,12 @@ Each rule is a query returning rows ``(user_id, granted_at, target, space_id, po
 - ``target`` is ``""`` for a badge earned once, or names the thing it was earned for
   (``"post:12"``, ``"space:3"``) for badges earned once per thing;
 - ``space_id`` / ``post_id`` say where the evidence lives: the grant is shown only to viewers who
-  may read that space and post (``access.grants_visible``). Count badges that add evidence up
-  across spaces (likes received, accepted answers) count only **open** evidence — published posts
-  any logged-in member may read (public and registered spaces, not members-only posts) — and
-  carry no space, so they reveal nothing about closed or secret spaces.
+  may read that space — and that post, for badges earned for a post (``access.grants_visible``).
+  "First …" badges keep only the space: the first post may be removed later, the badge stays.
+  Count badges that add evidence up across spaces (likes received, accepted answers) count only
+  **open** evidence — published posts any logged-in member may read (public and registered
+  spaces, not members-only posts) — and carry no space, so they reveal nothing about closed or
+  secret spaces.
 
 Rules never grant anything themselves: ``services.badges_award`` runs them (for a set of members
 or everybody), drops rows already granted or revoked, and inserts the rest with
@@ -93,10 +95,10 @@ def _first_post(users):
         .values("pk")[:1]
     )
     qs = _users(base, "author_id", users).filter(pk=Subquery(first))
-    for pk, user_id, space_id, at, created in qs.values_list(
-        "pk", "author_id", "space_id", "published_at", "created_at"
+    for user_id, space_id, at, created in qs.values_list(
+        "author_id", "space_id", "published_at", "created_at"
     ):
-        yield Row(user_id, at or created, "", space_id, pk)
+        yield Row(user_id, at or created, "", space_id)
 
 
 def _first_reply(users):
@@ -105,10 +107,8 @@ def _first_reply(users):
     )
     first = base.filter(author_id=OuterRef("author_id")).order_by("created_at", "pk").values("pk")
     qs = _users(base, "author_id", users).filter(pk=Subquery(first[:1]))
-    for user_id, space_id, post_id, at in qs.values_list(
-        "author_id", "post__space_id", "post_id", "created_at"
-    ):
-        yield Row(user_id, at, "", space_id, post_id)
+    for user_id, space_id, at in qs.values_list("author_id", "post__space_id", "created_at"):
+        yield Row(user_id, at, "", space_id)
 
 
 def _first_from_ledger(reason: str):
@@ -128,7 +128,7 @@ def _first_from_ledger(reason: str):
             if row["user_id"] in seen:
                 continue
             seen.add(row["user_id"])
-            yield Row(row["user_id"], row["when"], "", row["space_id"], row["post_id"])
+            yield Row(row["user_id"], row["when"], "", row["space_id"])
 
     return query
 

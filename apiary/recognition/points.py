@@ -106,9 +106,11 @@ def _latest_events(kind: str, post_ids: Iterable[int]) -> dict[int, datetime]:
     return dict(rows)
 
 
-def expected_facts(scope: Scope) -> list[Fact]:
+def expected_facts(scope: Scope, flagged_authors: set[int] | None = None) -> list[Fact]:
     """Every point-earning fact among the scope's posts, as the content tables stand now.
-    A fixed handful of queries whatever the scope's size (each one indexed by post)."""
+    A fixed handful of queries whatever the scope's size (each one indexed by post).
+    ``flagged_authors`` (optional) collects the authors of content with upheld flags: their
+    rank may change although their points do not."""
     facts: list[Fact] = []
     published = PostState.PUBLISHED
     posts = list(
@@ -249,6 +251,8 @@ def expected_facts(scope: Scope) -> list[Fact]:
         c_space_id,
         resolved,
         created,
+        author_id,
+        c_author_id,
     ) in Flag.objects.filter(
         scope.q("post_id") | scope.q("comment__post_id"), state=FlagState.UPHELD
     ).values_list(
@@ -260,7 +264,11 @@ def expected_facts(scope: Scope) -> list[Fact]:
         "comment__post__space_id",
         "resolved_at",
         "created_at",
+        "post__author_id",
+        "comment__author_id",
     ):
+        if flagged_authors is not None and (author_id or c_author_id):
+            flagged_authors.add(author_id or c_author_id)
         facts.append(
             Fact(
                 f"flag:{pk}",
@@ -276,12 +284,14 @@ def expected_facts(scope: Scope) -> list[Fact]:
 
 def reconcile(scope: Scope, *, weights_now: dict[str, int] | None = None, now=None) -> set[int]:
     """Append the ledger entries that make it agree with :func:`expected_facts` for the scope.
-    Returns the members whose points or counts changed. Idempotent: a second call appends
+    Returns the members whose points or counts changed, plus authors of content with upheld
+    flags (their rank depends on them). Idempotent: a second call appends
     nothing."""
     w = weights() if weights_now is None else weights_now
     now = now or timezone.now()
     expected: dict[tuple[str, int], Fact] = {}
-    for fact in expected_facts(scope):
+    flagged_authors: set[int] = set()
+    for fact in expected_facts(scope, flagged_authors):
         expected[(fact.source, fact.user_id)] = fact
 
     ledger: dict[tuple[str, int], dict] = {}
@@ -332,6 +342,7 @@ def reconcile(scope: Scope, *, weights_now: dict[str, int] | None = None, now=No
             )
         )
         changed.add(user_id)
+    changed |= flagged_authors
     if new:
         # The job holds its cursor lock while reconciling; ignore_conflicts only guards a
         # manual rebuild racing the loop (the next pass settles any difference left).

@@ -57,6 +57,20 @@ LEVEL_DESCRIPTIONS = {
 }
 
 
+REQUIREMENT_LABELS = {
+    "points": _("points"),
+    "contributions": _("posts and replies"),
+    "days": _("days since joining"),
+    "likes_received": _("reactions received"),
+    "accepted_answers": _("accepted answers"),
+    "max_flags_upheld": _("upheld flags at most (recent)"),
+}
+
+
+def requirement_lines(required: dict) -> list[tuple[str, int]]:
+    return [(str(REQUIREMENT_LABELS.get(k, k)), v) for k, v in required.items()]
+
+
 def level_name(level: int) -> str:
     try:
         return str(TrustLevel(level).label)
