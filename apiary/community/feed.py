@@ -122,7 +122,7 @@ class _Signals:
     users: set
     spaces: set
     tags: set
-    member_spaces: set
+    member_of: object  # space id → bool (the request's membership cache, no query)
     read_spaces: dict  # space id → 0..1 share of recent reads (max = 1)
     read_tags: dict
     seen: set
@@ -136,7 +136,7 @@ def _normalised(counts: Counter) -> dict:
 def _signals(user, now) -> _Signals:
     """What the member follows and reads (three small indexed queries)."""
     if not access.is_authenticated(user):
-        return _Signals(set(), set(), set(), set(), {}, {}, set())
+        return _Signals(set(), set(), set(), lambda _sid: False, {}, {}, set())
     users, spaces, tags = set(), set(), set()
     for uid, sid, tid in Follow.objects.filter(follower_id=user.pk).values_list(
         "user_id", "space_id", "tag_id"
@@ -172,7 +172,7 @@ def _signals(user, now) -> _Signals:
         users=users,
         spaces=spaces,
         tags=tags,
-        member_spaces=set(access._space_ids(user)),
+        member_of=lambda sid: access.is_member(user, sid),
         read_spaces=_normalised(read_spaces),
         read_tags=_normalised(read_tags),
         seen=seen,
@@ -260,7 +260,7 @@ def _score(row, tags: list[tuple[int, str]], sig: _Signals, now) -> tuple[float,
     if read:
         parts["read_tag"] = w["read_tag"] * read[-1][0]
         personal.append((parts["read_tag"], "read_tag", read[-1][1]))
-    if space_id in sig.member_spaces:
+    if sig.member_of(space_id):
         parts["member_space"] = w["member_space"]
         personal.append((parts["member_space"], "member_space", None))
     hours = max(0.0, (now - active).total_seconds() / 3600)

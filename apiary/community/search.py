@@ -25,6 +25,7 @@ finding them at the next request (the membership cache is per request).
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
@@ -64,6 +65,7 @@ UNANSWERED = ("unanswered", "unsolved")
 PARAMS = ("q", "space", "tag", "type", "author", "status", "before", "after", "sort")
 LIST_PARAMS = ("space", "tag", "type", "author")
 PAGING = ("limit", "offset")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 class SearchError(Exception):
@@ -186,7 +188,8 @@ def params_build(
 ) -> SearchParams:
     """Validate a search: the box ``q`` (words and filters) and explicit parameters, combined
     with AND (several spaces, types or authors: any of them; several tags: all of them)."""
-    q = q or ""
+    # Control characters (a NUL byte would be refused by PostgreSQL) are no search text.
+    q = _CONTROL.sub(" ", q or "")
     if len(q) > MAX_QUERY_CHARS:
         raise SearchError(
             "q", _("At most %(n)d characters in the search text.") % {"n": MAX_QUERY_CHARS}
@@ -200,10 +203,12 @@ def params_build(
     explicit: dict = {}
     for name, value in (("space", space), ("tag", tag), ("type", type), ("author", author)):
         values = [v for v in ([value] if isinstance(value, str) else list(value)) if v]
+        values = [_CONTROL.sub("", v) for v in values]
         if values:
             explicit[name] = values
             found.setdefault(name, []).extend(values)
     for name, value in (("status", status), ("before", before), ("after", after)):
+        value = _CONTROL.sub("", value or "")
         if value:
             explicit[name] = value
             found.setdefault(name, []).append(value)

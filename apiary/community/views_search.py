@@ -89,8 +89,7 @@ def search_view(request: HttpRequest) -> HttpResponse:
         "error": error,
         "facet_groups": _facet_groups(result) if result else [],
         "sort_choices": SORT_CHOICES,
-        "sort": (params.sort if params and params.explicit.get("sort") else "")
-        or request.GET.get("sort", ""),
+        "sort": params.sort if params else request.GET.get("sort", ""),
         "next_url": params.url(offset=result.next_offset)
         if result and result.next_offset is not None
         else "",

@@ -395,6 +395,11 @@ def test_every_role_finds_exactly_the_posts_it_may_read(world):
         "status:maybe",
         "order:random",
         "x" * 501,
+        "\x00",
+        "espresso\x00",
+        "tag:a\x00b",
+        "@ann\x00",
+        "in:coffee\x01",
     ],
 )
 def test_odd_input_is_a_clear_4xx_or_an_answer_never_a_500(cafe, api, q):
