@@ -1,8 +1,6 @@
 """Recognition API under /api/v1/community/recognition/ (thin: reads through ``selectors``,
 which filter through ``access``; writes through ``services``)."""
 
-from __future__ import annotations
-
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
 
