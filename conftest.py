@@ -21,6 +21,19 @@ def _english_by_default(settings):
 
 
 @pytest.fixture(autouse=True)
+def _moderation_holds_off(settings):
+    # Tests post as brand-new members all the time: apiary.moderation's first-post hold and its
+    # posting limits would hold or refuse them. apiary/moderation/tests turn them back on.
+    settings.APIARY_MODERATION = {
+        "first_post_hold": False,
+        "posts_per_minute": 10000,
+        "posts_per_hour": 10000,
+        "comments_per_minute": 10000,
+        "comments_per_hour": 10000,
+    }
+
+
+@pytest.fixture(autouse=True)
 def _fresh_pipeline_state():
     # The consumer caches the identity index for 30 s per process; a test must not see the one
     # an earlier test built on its own (since rolled back) data.

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "apiary.alerts",
     "apiary.community",
     "apiary.recognition",
+    "apiary.moderation",
     "apiary.web",
     "apiary.demo",
 ]

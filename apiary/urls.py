@@ -23,6 +23,7 @@ urlpatterns = [
     path("listening/", include("apiary.listening.urls")),
     path("care/", include("apiary.care.urls")),
     path("alerts/", include("apiary.alerts.urls")),
+    path("community/moderation/", include("apiary.moderation.urls")),
     path("community/", include("apiary.recognition.urls")),
     path("community/", include("apiary.community.urls")),
     # The public, embeddable touchpoint where customers link their social accounts.

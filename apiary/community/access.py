@@ -480,7 +480,7 @@ def can_edit_post(*, user, post: Post) -> bool:
         return False
     if post.state == PostState.REMOVED or post.is_locked or post.space.is_archived:
         return False
-    return not is_banned(user, post.space_id)
+    return not is_banned(user, post.space_id) and not _suspension_message(user, post.space_id)
 
 
 def _participation(user, space: Space) -> Decision:
@@ -493,9 +493,20 @@ def _participation(user, space: Space) -> Decision:
         return ALLOW
     if is_banned(user, space):
         return _not_available(user, space, reason="banned")
+    suspended = _suspension_message(user, space)
+    if suspended:
+        return forbidden(suspended, reason="suspended", space=space)
     if space.is_archived:
         return forbidden(_("This space is archived."), reason="archived", space=space)
     return ALLOW
+
+
+def _suspension_message(user, space) -> str | None:
+    """Suspensions belong to apiary.moderation; every write (post, comment, reaction, vote,
+    flag, share, edit) asks here, cached per request there."""
+    from apiary.moderation.selectors import suspension_message
+
+    return suspension_message(user, space)
 
 
 def can_post(*, user, space: Space) -> Decision:
@@ -587,7 +598,7 @@ def can_edit_comment(*, user, comment: Comment) -> bool:
         return False
     if comment.state == CommentState.REMOVED or post.is_locked or post.space.is_archived:
         return False
-    return not is_banned(user, post.space_id)
+    return not is_banned(user, post.space_id) and not _suspension_message(user, post.space_id)
 
 
 def comments_visible(user, qs: QuerySet | None = None) -> QuerySet:

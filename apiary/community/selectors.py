@@ -459,11 +459,20 @@ def notification_render(notification: Notification) -> dict:
         NotificationKind.MEMBERSHIP: _("You are now a member of %(space)s"),
         NotificationKind.MEMBERSHIP_REQUEST: _("%(actor)s asks to join %(space)s"),
         NotificationKind.CONTEST_WINNER: _("Your entry won in “%(title)s”"),
+        # apiary.moderation's notices to authors (plain kinds: no model choices involved)
+        "mod_held": _("“%(title)s” waits for a moderator's approval"),
+        "mod_hidden": _(
+            "“%(title)s” was hidden after members flagged it; a moderator will review it"
+        ),
+        "mod_approved": _("A moderator approved “%(title)s”"),
+        "mod_removed": _("A moderator removed your content in %(space)s"),
+        "mod_warned": _("A moderator sent you a warning about your posts in %(space)s"),
+        "mod_suspended": _("You are suspended from posting in %(space)s"),
     }
     text = texts.get(notification.kind, "%(title)s") % {
         "actor": actor,
         "title": title,
-        "space": space,
+        "space": space or _("the community"),
         "status": post.get_idea_status_display() if post is not None and post.idea_status else "",
     }
     if post is not None:

@@ -51,13 +51,24 @@ def comment_create(
         if parent.parent_id:  # one level: replies to a reply join the same thread
             parent = parent.parent
     rate_check(user=author, action="comment")
+    # apiary.moderation: posting limits; spam is held (pending, not counted until approved)
+    from apiary.moderation import services as moderation
+
+    hold = moderation.comment_screen(author=author, post=post, body=body)
     rendered = markdown.render(body)
     comment = Comment.objects.create(
-        post=post, author=author, parent=parent, body=body, body_html=rendered.html
+        post=post,
+        author=author,
+        parent=parent,
+        body=body,
+        body_html=rendered.html,
+        state=CommentState.PENDING if hold else CommentState.PUBLISHED,
     )
+    if hold:
+        moderation.hold_open(hold=hold, comment=comment)
     now = timezone.now()
     Post.objects.filter(pk=post.pk).update(
-        comments_count=F("comments_count") + 1, last_activity_at=now
+        comments_count=F("comments_count") + (0 if hold else 1), last_activity_at=now
     )
     Space.objects.filter(pk=post.space_id).update(last_activity_at=now)
     from apiary.community.services.social import follow_add, new_comment_fanout

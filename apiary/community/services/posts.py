@@ -105,6 +105,12 @@ def post_create(
         invalid("poll_results", _("Unknown results visibility."))
     title, body = _validate_text(title, body)
     rate_check(user=author, action="post")
+    # apiary.moderation: posting limits, and a new member's first post or spam is held (pending)
+    from apiary.moderation import services as moderation
+
+    hold = moderation.post_screen(
+        author=author, space=space, title=title, body=body, publish=publish
+    )
     now = timezone.now()
     post = Post(
         space=space,
@@ -114,9 +120,9 @@ def post_create(
         audience=audience,
         language=(language or "")[:8],
         author=author,
-        state=PostState.PUBLISHED if publish else PostState.DRAFT,
+        state=PostState.PENDING if hold else PostState.PUBLISHED if publish else PostState.DRAFT,
         reshare_of=reshare_of,
-        published_at=now if publish else None,
+        published_at=now if publish and not hold else None,
         created_at=now,
         updated_at=now,
         last_activity_at=now,
@@ -164,9 +170,11 @@ def post_create(
         session_key=session_key,
         space_id=space.pk,
         post_id=post.pk,
-        data={"type": type, "published": publish},
+        data={"type": type, "published": publish and not hold},
     )
-    if publish:
+    if hold:
+        moderation.hold_open(hold=hold, post=post)
+    elif publish:
         _after_publish(post, mentions)
     return post
 
@@ -188,14 +196,20 @@ def post_publish(*, actor, post: Post) -> Post:
     if post.author_id != actor.pk:
         deny(_("Only the author can publish a draft."), space=post.space)
     require(access.can_post(user=actor, space=post.space))
+    from apiary.moderation import services as moderation  # held like a new post (see create)
+
+    hold = moderation.post_screen(author=actor, space=post.space, title=post.title, body=post.body)
     now = timezone.now()
-    post.state = PostState.PUBLISHED
-    post.published_at = now
+    post.state = PostState.PENDING if hold else PostState.PUBLISHED
+    post.published_at = None if hold else now
     post.last_activity_at = now
     post.updated_at = now
     post.save(update_fields=["state", "published_at", "last_activity_at", "updated_at"])
     activity_record(kind="post.publish", user=actor, space_id=post.space_id, post_id=post.pk)
-    _after_publish(post, markdown.render(post.body).mentions)
+    if hold:
+        moderation.hold_open(hold=hold, post=post)
+    else:
+        _after_publish(post, markdown.render(post.body).mentions)
     return post
 
 

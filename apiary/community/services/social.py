@@ -271,7 +271,7 @@ def post_tags_set(*, actor, post: Post, tags: list[str]) -> list[Tag]:
 
 def flag_create(*, user, reason: str, post: Post | None = None, comment: Comment | None = None,
                 note: str = "") -> Flag:  # fmt: skip
-    """Record a member's flag (one per member per target; the queue comes later)."""
+    """Record a member's flag (one per member per target); apiary.moderation queues it."""
     if (post is None) == (comment is None):
         invalid("target", _("Flag a post or a comment."))
     if reason not in FlagReason.values:
@@ -299,6 +299,9 @@ def flag_create(*, user, reason: str, post: Post | None = None, comment: Comment
         comment_id=getattr(comment, "pk", None),
         data={"reason": reason},
     )
+    from apiary.moderation import services as moderation  # the queue, weighing, hiding
+
+    moderation.flag_received(flag=flag)
     return flag
 
 
