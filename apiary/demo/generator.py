@@ -40,8 +40,9 @@ STEPS: list[tuple[str, Callable[[DemoContext], str]]] = [
     ("care", care_step.run),
     ("alerts", alerts_step.run),
     ("community", community_step.run),
-    ("recognition", recognition_step.run),
     ("moderation", moderation_demo.run),
+    # after community and moderation: the job turns their content and decisions into points
+    ("recognition", recognition_step.run),
 ]
 
 

@@ -189,6 +189,7 @@ class Standing:
     likes_received: int
     badges: list = field(default_factory=list)  # visible grants, newest first
     badges_count: int = 0
+    new_badges: list = field(default_factory=list)  # only when viewers look at themselves
 
     def as_dict(self) -> dict:
         return {
@@ -258,6 +259,7 @@ def member_standing(*, user, viewer=None, badges_limit: int = 12) -> Standing:
         likes_received=live(Reason.LIKE_RECEIVED),
         badges=badges,
         badges_count=count,
+        new_badges=new_badges(user=user) if getattr(viewer, "pk", None) == user.pk else [],
     )
 
 

@@ -93,8 +93,10 @@ def test_profile_shows_rank_points_and_badges_the_viewer_may_see(person, make_sp
     mine = client_for(alice).get(url).content.decode()
     assert 'id="profile-standing"' in mine and 'id="profile-points">5<' in mine
     assert "First post" in mine and "Next rank needs" in mine
+    assert 'id="new-badges"' in mine  # her own notice, on her own profile only
     theirs = client_for(outsider).get(url).content.decode()
     assert 'id="profile-points">0<' in theirs and "First post" not in theirs
+    assert 'id="new-badges"' not in theirs
 
 
 def test_api(person, make_space, run_job, api, manager):
