@@ -46,6 +46,7 @@ from apiary.community.models import (
     PostState,
     PostTag,
 )
+from apiary.community.search import in_ids
 
 WINDOW_DAYS = 30
 POOL = 300
@@ -161,7 +162,7 @@ def _signals(user, now) -> _Signals:
     read_tags: Counter = Counter()
     if seen:
         for tag_id, n in (
-            PostTag.objects.filter(post_id__in=seen)
+            PostTag.objects.filter(in_ids('"community_posttag"."post_id"', seen))
             .values("tag_id")
             .annotate(n=Count("pk"))
             .order_by("-n")
@@ -226,7 +227,8 @@ def _candidates(user, sig: _Signals, since) -> dict[int, tuple]:
         ids.update(_tagged_post_ids(tags))
     ids -= set(rows)
     if ids:
-        for r in access.posts_visible(user, recent.filter(pk__in=ids)).values_list(*_FIELDS):
+        listed = recent.filter(in_ids('"community_post"."id"', ids))
+        for r in access.posts_visible(user, listed).values_list(*_FIELDS):
             rows[r[0]] = r
     return rows
 
@@ -317,7 +319,7 @@ def feed_page(*, user, limit: int = DEFAULT_LIMIT, offset: int = 0, now=None) ->
     tags: dict[int, list[tuple[int, str, str]]] = {}
     if rows:
         for pid, tid, slug, name in (
-            PostTag.objects.filter(post_id__in=list(rows))
+            PostTag.objects.filter(in_ids('"community_posttag"."post_id"', rows))
             .order_by("tag__slug")
             .values_list("post_id", "tag_id", "tag__slug", "tag__name")
         ):

@@ -31,8 +31,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from urllib.parse import urlencode
 
+from django.core.exceptions import EmptyResultSet
 from django.db import DatabaseError, connection
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q
+from django.db.models import BooleanField, Count, Exists, OuterRef, Prefetch, Q
+from django.db.models.expressions import RawSQL
+from django.utils.dateparse import parse_datetime
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
@@ -54,6 +57,7 @@ from apiary.core.search_text import MAX_QUERY_CHARS, ParsedQuery, QuerySyntaxErr
 
 SCAN_CAP = 5_000  # newest full-text matches read per index (posts; comments)
 WINDOW = 1_000  # visible matches counted, faceted, sorted and paged
+RANK_WINDOW = 1_000  # relevance computed for the newest 1k matches of each index
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 50
 FACET_SIZE = 12
@@ -98,6 +102,7 @@ class SearchParams:
     sort: str = "relevance"
     # The explicit (non-box) parameters, to rebuild links that keep them.
     explicit: dict = field(default_factory=dict)
+    driving_ids: bool = False  # set by the search: a rare tag's post ids drive the window
 
     @property
     def has_filters(self) -> bool:
@@ -355,8 +360,10 @@ class _Matches:
 
 
 def _text_matches(words: ParsedQuery, *, ranked: bool) -> _Matches:
-    """The newest ``SCAN_CAP`` posts and comments matching the words (ids, and on SQLite their
-    relevance from the same scan)."""
+    """The newest ``SCAN_CAP`` posts and comments matching the words (ids only: cheap). With
+    ``ranked``, on SQLite also the relevance of the newest ``RANK_WINDOW`` of each, from a
+    second scan (bm25 costs ~10 µs a row: for the whole scan it would dominate the search);
+    PostgreSQL ranks the same newest ones later, from their vectors (``_pg_ranks``)."""
     if connection.vendor == "postgresql":
         tsq = st.tsquery(words)
         args = [tsq] * len(st.PG_CONFIGS) + [SCAN_CAP]
@@ -367,23 +374,22 @@ def _text_matches(words: ParsedQuery, *, ranked: bool) -> _Matches:
             comment_ids = [int(r[0]) for r in cur.fetchall()]
         return _Matches(post_ids, comment_ids, {}, {})
     match = st.fts5_match(words, _sqlite_expansions(words))
-    rows: dict[str, list] = {}
+    found: dict[str, list[int]] = {}
+    ranks: dict[str, dict[int, float]] = {"posts": {}, "comments": {}}
     try:
         with connection.cursor() as cur:
             for name, sql, rank in (
                 ("posts", SQLITE_POST_IDS, SQLITE_POST_RANK),
                 ("comments", SQLITE_COMMENT_IDS, SQLITE_COMMENT_RANK),
             ):
-                cur.execute(sql.format(rank=rank if ranked else "0"), [match, SCAN_CAP])
-                rows[name] = cur.fetchall()
+                cur.execute(sql.format(rank="0"), [match, SCAN_CAP])
+                found[name] = [int(r[0]) for r in cur.fetchall()]
+                if ranked and found[name]:
+                    cur.execute(sql.format(rank=rank), [match, RANK_WINDOW])
+                    ranks[name] = {int(i): float(r) for i, r in cur.fetchall()}
     except DatabaseError:  # pragma: no cover - the MATCH text is built from tokens only
         raise SearchError("q", _("This search text cannot be searched.")) from None
-    return _Matches(
-        [int(r[0]) for r in rows["posts"]],
-        [int(r[0]) for r in rows["comments"]],
-        {int(r[0]): float(r[1]) for r in rows["posts"]} if ranked else {},
-        {int(r[0]): float(r[1]) for r in rows["comments"]} if ranked else {},
-    )
+    return _Matches(found["posts"], found["comments"], ranks["posts"], ranks["comments"])
 
 
 def _pg_ranks(sql: str, words: ParsedQuery, ids: list[int]) -> dict[int, float]:
@@ -401,11 +407,81 @@ def _impossible():
     return Q(pk__in=[])
 
 
+def in_ids(column: str, ids) -> RawSQL:
+    """``column IN (1, 2, …)`` with the ids written as integer literals. Django prepares one
+    parameter per element of an ``__in`` list (tens of µs each): for the thousands of ids of a
+    search window that cost more than the query itself."""
+    ints = ",".join(str(int(i)) for i in ids)
+    # Safe: ``column`` is a constant of this module and every id went through int().
+    sql = f"{column} IN ({ints or 'NULL'})"
+    return RawSQL(sql, (), output_field=BooleanField())  # noqa: S611
+
+
+def _id_driven_rows(qs) -> list[tuple]:
+    """Rows of a ``values_list`` query whose posts are given by an id list. On SQLite, which has
+    no statistics, the planner prefers any index on an equality (``posts_visible``'s
+    ``state = 'published' OR …`` becomes a MULTI-INDEX OR over every published post) to the
+    list's rowid lookups, so the query runs with ``NOT INDEXED`` on the post table: rowid
+    lookups stay allowed, index walks do not."""
+    if connection.vendor != "sqlite":
+        return list(qs)
+    try:
+        sql, params = qs.query.sql_with_params()
+    except EmptyResultSet:  # a filter that can match nothing (a missing space or tag)
+        return []
+    head = f'FROM "{Post._meta.db_table}" '
+    sql = sql.replace(head, head + "NOT INDEXED ", 1)
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        rows = cur.fetchall()
+    # The raw cursor gives SQLite's text for datetimes (stored as UTC).
+    return [(pk, space_id, kind, _utc(published)) for pk, space_id, kind, published in rows]
+
+
+def _utc(value):
+    if value is not None and not isinstance(value, datetime):
+        value = parse_datetime(value)
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+# Not "state = published" for queries driven by an id list: SQLite (no statistics) would walk
+# the (state, published_at, id) index over every published post and test each against the list.
+# NOT IN uses no index, so the ids drive; with posts_visible's own state rule it is the same set.
+_UNPUBLISHED = [s for s in PostState.values if s != PostState.PUBLISHED]
+
+
+def _tag_driven_ids(tag_ids) -> list[int] | None:
+    """Without words the window walks published posts newest first and checks the filters on
+    each: quick for a common tag, a walk of the whole table for a rare one. So a tag on at most
+    ``SCAN_CAP`` posts drives the query with its ``(tag, post)`` ids instead."""
+    for tag_id in tag_ids:
+        tagged = list(
+            PostTag.objects.filter(tag_id=tag_id)
+            .order_by("-post_id")
+            .values_list("post_id", flat=True)[: SCAN_CAP + 1]
+        )
+        if len(tagged) <= SCAN_CAP:
+            return tagged
+    return None
+
+
 def _filtered_posts(user, params: SearchParams):
     """Published posts the viewer may read, narrowed by the filters. Names the viewer may not
     know (a secret space, a missing tag or person) simply match nothing, exactly like names
     that do not exist."""
-    qs = Post.objects.filter(state=PostState.PUBLISHED)
+    tag_ids = {}
+    if params.tags:
+        tag_ids = dict(Tag.objects.filter(slug__in=params.tags).values_list("slug", "pk"))
+    driving = None
+    if params.words is None and tag_ids and len(tag_ids) == len(params.tags):
+        driving = _tag_driven_ids(tag_ids.values())
+    if params.words is None and driving is None:
+        qs = Post.objects.filter(state=PostState.PUBLISHED)  # walks the *_published indexes
+    else:
+        qs = Post.objects.exclude(state__in=_UNPUBLISHED)  # an id list drives (see above)
+        if driving is not None:
+            params.driving_ids = True
+            qs = qs.filter(in_ids('"community_post"."id"', driving))
     if params.spaces:
         visible = access.space_visible_queryset(user)
         # A space's sub-spaces are searched with it (a sub-space of a secret space is secret
@@ -428,7 +504,6 @@ def _filtered_posts(user, params: SearchParams):
         )
         qs = qs.filter(author_id__in=ids) if ids else qs.filter(_impossible())
     if params.tags:
-        tag_ids = dict(Tag.objects.filter(slug__in=params.tags).values_list("slug", "pk"))
         if len(tag_ids) < len(params.tags):
             qs = qs.filter(_impossible())
         for tag_id in tag_ids.values():
@@ -506,21 +581,21 @@ def search(
     if words is not None:
         matches = _text_matches(words, ranked=sort == "relevance")
         for cid, pid in Comment.objects.filter(
-            pk__in=matches.comment_ids, state=CommentState.PUBLISHED
+            in_ids('"community_comment"."id"', matches.comment_ids),
+            state=CommentState.PUBLISHED,
         ).values_list("pk", "post_id"):
             via_comment.setdefault(pid, []).append(cid)
         candidates = set(matches.post_ids) | set(via_comment)
-        window = list(
-            posts.filter(pk__in=candidates)
+        window = _id_driven_rows(
+            posts.filter(in_ids('"community_post"."id"', candidates))
             .order_by("-pk")
             .values_list("pk", "space_id", "type", "published_at")[: WINDOW + 1]
         )
     else:
-        window = list(
-            posts.order_by("-published_at", "-pk").values_list(
-                "pk", "space_id", "type", "published_at"
-            )[: WINDOW + 1]
-        )
+        newest = posts.order_by("-published_at", "-pk").values_list(
+            "pk", "space_id", "type", "published_at"
+        )[: WINDOW + 1]
+        window = _id_driven_rows(newest) if params.driving_ids else list(newest)
     capped = len(window) > WINDOW
     window = window[:WINDOW]
     ids = [row[0] for row in window]
@@ -532,8 +607,13 @@ def search(
         post_hits = set(matches.post_ids)
         window_comments = [c for pid in ids for c in via_comment.get(pid, ())]
         if sort == "relevance" and connection.vendor == "postgresql":
-            matches.post_ranks = _pg_ranks(PG_POST_RANKS, words, [i for i in ids if i in post_hits])
-            matches.comment_ranks = _pg_ranks(PG_COMMENT_RANKS, words, window_comments)
+            # The same rows SQLite ranks: among the newest RANK_WINDOW matches of each index.
+            rankable = set(matches.post_ids[:RANK_WINDOW])
+            matches.post_ranks = _pg_ranks(PG_POST_RANKS, words, [i for i in ids if i in rankable])
+            rankable = set(matches.comment_ids[:RANK_WINDOW])
+            matches.comment_ranks = _pg_ranks(
+                PG_COMMENT_RANKS, words, [c for c in window_comments if c in rankable]
+            )
         for pid in ids:
             comments = via_comment.get(pid, [])
             if comments:
@@ -576,7 +656,7 @@ def _facets(params: SearchParams, window: list[tuple], ids: list[int]) -> dict[s
     }
     type_labels = dict(PostType.choices)
     tag_rows = (
-        PostTag.objects.filter(post_id__in=ids)
+        PostTag.objects.filter(in_ids('"community_posttag"."post_id"', ids))
         .values("tag__slug", "tag__name")
         .annotate(n=Count("pk"))
         .order_by("-n", "tag__slug")[:FACET_SIZE]

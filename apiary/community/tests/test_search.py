@@ -521,6 +521,27 @@ def test_the_index_follows_edits_and_deletions(cafe):
     assert titles(run(cafe["bob"], "stovetop")) == []
 
 
+def test_the_index_triggers_survive_every_migration():
+    # Django rebuilds a SQLite table for some column changes, which drops its triggers
+    # (migration 0005_search_triggers put them back once): after all migrations, every
+    # full-text trigger must be in place on both databases.
+    names = [
+        f"community_{table}_{kind}"
+        for table in ("post", "comment")
+        for kind in (("fts_ai", "fts_ad", "fts_au") if connection.vendor == "sqlite" else ())
+    ]
+    with connection.cursor() as cur:
+        if connection.vendor == "sqlite":
+            cur.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        else:
+            cur.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")
+            names = [
+                f"community_{t}_search_{k}" for t in ("post", "comment") for k in ("iu", "d", "t")
+            ]
+        present = {row[0] for row in cur.fetchall()}
+    assert set(names) <= present, sorted(set(names) - present)
+
+
 # --- the API and the page ---------------------------------------------------------------------
 
 
