@@ -11,13 +11,15 @@ finding them at the next request (the membership cache is per request).
 **Bounded, whatever the words.** (Sizes below; see docs/ARCHITECTURE.md "Community search".)
 
 1. The words become the ids of their newest ``SCAN_CAP`` matching posts and ``SCAN_CAP``
-   matching comments: one index query each (FTS5 returns rowids newest first; PostgreSQL walks
-   the side table's primary key or sorts the GIN bitmap's ids), relevance computed in the same
-   FTS5 scan on SQLite, for the window only on PostgreSQL.
-2. One query keeps the visible, published posts among those (and the posts of the comments)
-   that pass the filters: the newest ``WINDOW`` of them are *the results*. Without words the
+   matching comments: one index query each, ids only (FTS5 returns rowids newest first;
+   PostgreSQL walks the side table's primary key or sorts the GIN bitmap's ids). Relevance
+   (bm25 / ts_rank) is computed for the newest ``RANK_WINDOW`` of them only.
+2. One query keeps the visible, published posts among those (and the posts of the published
+   comments) that pass the filters: the newest ``WINDOW`` of them are *the results*. The ids
+   are written into the SQL as integer literals (``in_ids``) and, on SQLite, the post table is
+   read ``NOT INDEXED`` so the ids drive the query (``_id_driven_rows``). Without words the
    filters alone pick the newest ``WINDOW`` published posts through the
-   ``community_post_*published`` indexes.
+   ``community_post_*published`` indexes (a rare tag's ``(tag, post)`` ids drive instead).
 3. Counts and facets are computed over the window (``WINDOW+``: "1000+"); the page is sorted
    and sliced from it (``offset`` < ``WINDOW``), then only the page's posts are loaded, with
    their space, author and tags (a fixed number of queries, whatever the page size).
