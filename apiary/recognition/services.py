@@ -211,11 +211,10 @@ def badges_award(*, user_ids: Iterable[int] | None = None, now=None) -> list[Bad
             rows = {(r.user_id, r.target): r for r in rule.query(chunk) if r.user_id}
             if not rows:
                 continue
-            held = set(
-                BadgeGrant.objects.filter(
-                    badge=badge, user_id__in=sorted({u for u, _t in rows})
-                ).values_list("user_id", "target")
-            )
+            held_qs = BadgeGrant.objects.filter(badge=badge)
+            if chunk is not None:  # a backfill reads the badge's grants whole, not by id list
+                held_qs = held_qs.filter(user_id__in=chunk)
+            held = set(held_qs.values_list("user_id", "target"))
             new = [
                 BadgeGrant(
                     badge=badge,
