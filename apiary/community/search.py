@@ -57,7 +57,7 @@ from apiary.community.models import (
 )
 from apiary.core.search_text import MAX_QUERY_CHARS, ParsedQuery, QuerySyntaxError
 
-SCAN_CAP = 5_000  # newest full-text matches read per index (posts; comments)
+SCAN_CAP = 3_000  # newest full-text matches read per index (posts; comments)
 WINDOW = 1_000  # visible matches counted, faceted, sorted and paged
 RANK_WINDOW = 1_000  # relevance computed for the newest 1k matches of each index
 DEFAULT_LIMIT = 20
