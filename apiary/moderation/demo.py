@@ -29,7 +29,7 @@ from apiary.community.models import (
     SpaceRole,
 )
 from apiary.moderation import services
-from apiary.moderation.models import ItemState, MemberSanction, ModerationItem
+from apiary.moderation.models import ItemReason, ItemState, ModerationItem
 
 SPAMMER_EMAIL = "quick.cash@example.net"
 NEWCOMER_EMAIL = "nora.newcomer@example.net"
@@ -68,7 +68,12 @@ def run(ctx) -> str:
     space = Space.objects.filter(slug="northwind").first()
     if space is None:
         return "skipped (no community demo)"
-    if MemberSanction.objects.filter(user__email=SPAMMER_EMAIL).exists():
+    # The two accounts first, whatever else happens: the same seed gives the same members even
+    # when the demo runs again over deleted members.
+    spammer = _member(SPAMMER_EMAIL, "Quick Cash", ctx.password)
+    newcomer = _member(NEWCOMER_EMAIL, "Nora Newcomer", ctx.password)
+    # The held spam post marks a finished run (members may have been re-created since).
+    if ModerationItem.objects.filter(space=space, reason=ItemReason.SPAM).exists():
         return "already present"
     manager = User.objects.get(email=MANAGER_EMAIL)
     roles = dict(
@@ -76,9 +81,14 @@ def run(ctx) -> str:
             "user_id", "role"
         )
     )
-    moderator = User.objects.filter(
-        pk__in=[uid for uid, role in roles.items() if role == SpaceRole.MODERATOR]
-    ).order_by("pk")[0]
+    moderator = (
+        User.objects.filter(
+            pk__in=[uid for uid, role in roles.items() if role == SpaceRole.MODERATOR]
+        )
+        .order_by("pk")
+        .first()
+        or manager
+    )
     members = list(
         User.objects.filter(
             pk__in=[uid for uid, role in roles.items() if role == SpaceRole.MEMBER], is_active=True
@@ -90,6 +100,8 @@ def run(ctx) -> str:
         .exclude(author=moderator)
         .order_by("pk")[:200]
     )
+    if len(flaggers) < 8 or len(candidates) < 7:
+        return "skipped (the community demo has too few members or posts)"
     chosen = rng.sample(candidates, 7)
 
     # pending: three posts hidden by members, one reply hidden by a moderator's flag
@@ -128,9 +140,17 @@ def run(ctx) -> str:
             opened_at=opened, hidden_at=hidden, resolved_at=resolved
         )
 
+    # the pending ones were flagged in one burst here; spread them over the last hours as if
+    # members had flagged them one by one (time to hide is a statistic)
+    for item in ModerationItem.objects.filter(
+        space=space, state=ItemState.PENDING, hidden_at__isnull=False
+    ).order_by("pk"):
+        opened = now - timedelta(hours=rng.randrange(3, 20))
+        ModerationItem.objects.filter(pk=item.pk).update(
+            opened_at=opened, hidden_at=opened + timedelta(minutes=rng.randrange(10, 150))
+        )
+
     # held: a spam post and a newcomer's first post
-    spammer = _member(SPAMMER_EMAIL, "Quick Cash", ctx.password)
-    newcomer = _member(NEWCOMER_EMAIL, "Nora Newcomer", ctx.password)
     community_access.memberships_forget(spammer)
     spam_post = community_services.post_create(
         author=spammer, space=space, title=SPAM_TITLE, body=SPAM_BODY
