@@ -121,6 +121,11 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
+if TESTING:
+    # Argon2 is slow on purpose (~0.1 s of CPU and 100 MB per hash) and the suite creates
+    # thousands of users: tests hash with MD5. The real hashers stay listed so their hashes still
+    # verify; accounts' hashing test drops MD5 again to check the production choice.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *PASSWORD_HASHERS]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {
