@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import time
+from dataclasses import dataclass
 
 import pytest
 from django.test import Client
@@ -113,3 +115,62 @@ def api(token_for):
             return self.client.delete(path, **kw)
 
     return JsonClient
+
+
+# --- The demo, built once per session ------------------------------------------------------------
+# A full `apiary demo` costs minutes; the tests that read it share one, built on first use. It is
+# committed to the test database, so those tests run after all the others (which still start from
+# an empty database), and each of them still rolls its own changes back. See docs/ARCHITECTURE.md
+# "Testing".
+
+DEMO_SEED = 2026  # the seed `apiary demo` uses: the tests read what a newcomer sees
+
+
+@dataclass
+class Demo:
+    seed: int
+    report: list[str]  # generator.generate's lines, "<step>: <summary>"
+    seconds: dict[str, float]  # wall time of each step
+
+    def summary(self, step: str) -> str:
+        return next(line.split(": ", 1)[1] for line in self.report if line.startswith(f"{step}: "))
+
+
+def pytest_collection_modifyitems(config, items):
+    # A stable sort: the order within each group stays as collected.
+    items.sort(key=lambda item: "demo_data" in getattr(item, "fixturenames", ()))
+
+
+@pytest.fixture(scope="session")
+def demo_data(request, django_db_setup, django_db_blocker) -> Demo:
+    from apiary.demo import generator
+
+    seconds: dict[str, float] = {}
+    started = [time.monotonic()]
+
+    def progress(line: str) -> None:
+        now = time.monotonic()
+        seconds[line.split(":", 1)[0]] = now - started[0]
+        started[0] = now
+
+    with django_db_blocker.unblock():
+        report = generator.generate(seed=DEMO_SEED, progress=progress)
+    yield Demo(seed=DEMO_SEED, report=report, seconds=seconds)
+    if request.config.getvalue("reuse_db"):
+        # A kept test database must not hand the demo to the next run's ordinary tests.
+        from django.core.management import call_command
+
+        with django_db_blocker.unblock():
+            call_command("flush", interactive=False, verbosity=0)
+
+
+@pytest.fixture
+def demo(demo_data, db, request) -> Demo:
+    """The shared demo; the test's own writes are rolled back as usual."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = marker is not None and (
+        marker.kwargs.get("transaction") or marker.kwargs.get("serialized_rollback")
+    )
+    if transactional or {"transactional_db", "live_server"} & set(request.fixturenames):
+        pytest.fail("the shared demo is for non-transactional tests (a flush would erase it)")
+    return demo_data

@@ -11,23 +11,16 @@ from django.utils import timezone
 from apiary.care import selectors, sla
 from apiary.care.models import AgentProfile, Conversation, InboxRule, SlaPolicy, Status
 from apiary.demo.generator import STEPS, DemoContext
-from apiary.demo.steps import accounts as accounts_step
 from apiary.demo.steps import care as care_step
-from apiary.demo.steps import customers as customers_step
-from apiary.demo.steps import listening as listening_step
 
 pytestmark = pytest.mark.django_db
 
 
-def test_care_demo_fills_the_inbox_and_the_report():
-    # given the earlier demo steps
-    ctx = DemoContext(seed=7, rng=random.Random(7))
-    accounts_step.run(ctx)
-    customers_step.run(ctx)
-    listening_step.run(ctx)
+def test_care_demo_fills_the_inbox_and_the_report(demo):
+    # given: the session's demo, whose care step ran after the earlier steps
+    first = demo.summary("care")
     # when
-    first = care_step.run(ctx)
-    again = care_step.run(ctx)
+    again = care_step.run(DemoContext(seed=demo.seed, rng=random.Random(demo.seed)))
     # then
     assert [name for name, _s in STEPS].index("care") > [n for n, _s in STEPS].index("listening")
     assert "already loaded" in again

@@ -61,9 +61,9 @@ def test_the_step_is_deterministic_and_idempotent():
     assert _snapshot() == first
 
 
-def test_demo_customers_tell_a_true_story_about_social_customers():
-    # when
-    summary = _run(seed=2026)
+def test_demo_customers_tell_a_true_story_about_social_customers(demo):
+    # given: the session's demo
+    summary = demo.summary("customers")
     # then: a few thousand customers in several countries, in their own scripts
     customers = Customer.objects.filter(external_id__startswith="demo-c-")
     total = customers.count()

@@ -11,22 +11,17 @@ from django.db.models import Count, Q
 from django.db.models.functions import TruncDay
 
 from apiary.demo.generator import DemoContext
-from apiary.demo.steps import accounts as accounts_step
-from apiary.demo.steps import customers as customers_step
 from apiary.demo.steps import listening as listening_step
 from apiary.listening.models import ListeningQuery, Mention, MentionMatch, MentionRollup, Source
 
 pytestmark = pytest.mark.django_db
 
 
-def test_listening_demo_history_tells_its_story_and_is_idempotent():
-    # given
-    ctx = DemoContext(seed=7, rng=random.Random(7))
-    accounts_step.run(ctx)
-    customers_step.run(ctx)
+def test_listening_demo_history_tells_its_story_and_is_idempotent(demo):
+    # given: the session's demo, whose listening step ran after accounts and customers
+    first = demo.summary("listening")
     # when
-    first = listening_step.run(ctx)
-    again = listening_step.run(ctx)
+    again = listening_step.run(DemoContext(seed=demo.seed, rng=random.Random(demo.seed)))
     # then
     assert "24000 mentions" in first and "already loaded" in again
     assert Mention.objects.count() == listening_step.HISTORY_MENTIONS

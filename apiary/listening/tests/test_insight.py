@@ -627,16 +627,14 @@ def test_defaults_are_the_last_30_days_by_day(client, queries):
 # --- The demo ------------------------------------------------------------------------------
 
 
-def test_demo_brand_barometer_matches_the_stored_mentions_day_by_day(client):
-    # given
+def test_demo_brand_barometer_matches_the_stored_mentions_day_by_day(demo, client):
+    # given: the session's demo
     from django.db.models import Count
     from django.db.models.functions import TruncDay
 
-    from apiary.demo import generator
     from apiary.demo.steps.listening import MARKER_NAME
     from apiary.listening.models import MentionMatch
 
-    generator.generate(seed=3)
     brand = ListeningQuery.objects.get(name=MARKER_NAME)
     # when
     body = get(client, "/barometer", query_id=brand.pk, interval="day").json()
