@@ -1,10 +1,11 @@
 """Sentiment stage of the listening pipeline: pure, offline, rule-based, batch-in/batch-out.
 
 ``score_sentiments(texts, languages=...)`` returns one :class:`SentimentResult` per text, in order;
-``score_sentiment(text, language)`` scores one.  No model, no DB, no Django: VADER's rule set
+``score_sentiment(text, language)`` scores one.  No DB, no Django: VADER's rule set
 (Hutto & Gilbert, 2014) re-implemented for speed and extended to Russian and Spanish, over
 lexicons that ship in ``apiary/listening/data/sentiment/`` (see its README for each file's source
-and licence) and Snowball stemmers (``snowballstemmer``).  Nothing is downloaded at run time.
+and licence) and Snowball stemmers (``snowballstemmer``), plus, for Spanish posts the rules leave
+neutral, a linear tweet model (``_es_model.py``).  Nothing is downloaded at run time.
 
 Decision rules, in order (weights and thresholds are the module constants below):
 
@@ -41,6 +42,12 @@ Decision rules, in order (weights and thresholds are the module constants below)
    positive at ``score ≥ POSITIVE_AT``, negative at ``score ≤ -NEGATIVE_AT``, else neutral;
    ``confidence`` grows with the distance from the nearest threshold (0 for empty text,
    ``NO_CUE_CONFIDENCE`` for neutral text with no cue at all).
+7. **Spanish posts the rules leave neutral** (language ``es``, or a Spanish function-word vote):
+   most tweets carry no lexicon cue, and most of those still take a side.  The tweet model
+   (``_es_model.EsTweetModel``: EvoMSA's emoji and polarity models collapsed into three weights per
+   character/word n-gram, plus the compound score) decides them: ``label`` is its most probable
+   class, ``score`` P(positive) - P(negative), ``confidence`` the winning probability.  A post
+   whose n-grams are all unknown and that has no cue stays the plain no-cue neutral.
 """
 
 from __future__ import annotations
@@ -50,6 +57,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from apiary.listening.sentiment._es_model import es_model
 from apiary.listening.sentiment._lexicon import BOOST, BOOST_VAL, CONTRAST, LOCKED, NEG, tables
 
 __all__ = ["LABELS", "SentimentResult", "score_sentiment", "score_sentiments"]
@@ -210,9 +218,27 @@ def _label(compound: float, cues: int) -> SentimentResult:
     return SentimentResult("neutral", round(compound, 4), round(conf, 3))
 
 
-def _score(text: str, language: str | None, tabs: dict) -> SentimentResult:
+def _combine(text: str, compound: float, cues: int) -> SentimentResult:
+    """A Spanish post the rules left neutral: the tweet model's three logits decide the label.
+
+    ``score`` is P(positive) - P(negative) in -1..1 and ``confidence`` the winning probability,
+    except that a post with no known n-gram and no cue keeps the plain no-cue neutral result.
+    """
+    logits, known = es_model().logits(text, compound)
+    if not cues and not known:
+        return SentimentResult("neutral", 0.0, NO_CUE_CONFIDENCE)
+    top = max(logits)
+    pos, neu, neg = (math.exp(x - top) for x in logits)
+    total = pos + neu + neg
+    pos, neu, neg = pos / total, neu / total, neg / total
+    label = "positive" if pos >= neu and pos >= neg else "negative" if neg > neu else "neutral"
+    return SentimentResult(label, round(pos - neg, 4), round(max(pos, neu, neg), 3))
+
+
+def _rules(text: str, language: str | None, tabs: dict) -> tuple[float, int, bool] | None:
+    """(compound, cues, Spanish?) of the rules alone; ``None`` for text with no token."""
     if not text or text.isspace():
-        return EMPTY
+        return None
     text = text[:MAX_CHARS]
     if "’" in text:
         text = text.replace("’", "'")
@@ -222,8 +248,9 @@ def _score(text: str, language: str | None, tabs: dict) -> SentimentResult:
         text = _HASHTAG_RE.sub(_split_hashtag, text)
     tokens = _TOKEN_RE.findall(text)
     if not tokens:
-        return EMPTY
-    if language == "es":
+        return None
+    spanish = language == "es"
+    if spanish:
         latin, fallback, sarcasm = tabs["es"], tabs["en"], _SARCASM_RE["es"]
         transparent = _ES_NEG_TRANSPARENT
     elif language == "en" or language == "ru":
@@ -231,6 +258,7 @@ def _score(text: str, language: str | None, tabs: dict) -> SentimentResult:
         transparent = frozenset()
     else:
         vote = _latin_vote(tokens)
+        spanish = vote == "es"
         latin = tabs[vote]
         fallback = tabs["en"] if vote == "es" else None
         sarcasm = _SARCASM_RE["mixed"]
@@ -346,7 +374,7 @@ def _score(text: str, language: str | None, tabs: dict) -> SentimentResult:
             value *= BEFORE_BUT if i < but else AFTER_BUT if i > but else 1.0
         total += value
     if roles and not cues and not fixed:
-        return _label(0.0, 0) if not sarcasm.search(text) else _label(-0.3, 1)
+        return (0.0, 0, spanish) if not sarcasm.search(text) else (-0.3, 1, spanish)
     total += fixed
     if exclaims and total:
         emphasis = min(exclaims, MAX_EXCLAIMS) * EXCLAIM_INCR
@@ -356,8 +384,20 @@ def _score(text: str, language: str | None, tabs: dict) -> SentimentResult:
         total = total * SARCASM_FLIP - SARCASM_PUSH if total > 0 else total - SARCASM_PUSH
     elif "?" in text and "!" not in text:
         total *= QUESTION_DAMP_ES if "¿" in text else QUESTION_DAMP
-    compound = total / math.sqrt(total * total + ALPHA)
-    return _label(compound, cues)
+    return total / math.sqrt(total * total + ALPHA), cues, spanish
+
+
+def _score(text: str, language: str | None, tabs: dict) -> SentimentResult:
+    lexicon = _rules(text, language, tabs)
+    if lexicon is None:
+        return EMPTY
+    compound, cues, spanish = lexicon
+    result = _label(compound, cues)
+    if not spanish or result.label != "neutral":
+        return result
+    # The rules found no clear polarity in a Spanish post: the tweet model decides.  Rule-polar
+    # posts keep the rules' answer, so negation, contrast and sarcasm behave as written.
+    return _combine(text[:MAX_CHARS], compound, cues)
 
 
 def score_sentiment(text: str, language: str | None = None) -> SentimentResult:
