@@ -208,6 +208,18 @@ APIARY_BASE_URL = CONFIG.base_url
 APIARY_CARE_AUTO_ASSIGN = CONFIG.care_auto_assign
 APIARY_CARE_BRAND_HANDLES = CONFIG.care_brand_handles
 
+# --- Cache ------------------------------------------------------------------------------------
+# Per process, no cache server to run. It holds rendered fragments whose keys carry a digest of
+# their inputs (the anonymous topic page: community.views_posts.topic_cache_key), so each
+# process sees a change at its next request and nothing needs invalidating across processes.
+# 2,000 entries of ~5–40 KB: well under 100 MB per worker.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "OPTIONS": {"MAX_ENTRIES": 2000},
+    }
+}
+
 # --- Background tasks -------------------------------------------------------------------------
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 

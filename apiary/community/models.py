@@ -263,6 +263,10 @@ class Post(models.Model):
     votes_count = models.PositiveIntegerField(default=0)  # idea votes / poll ballots / contest
     shares_count = models.PositiveIntegerField(default=0)
     views_count = models.PositiveIntegerField(default=0)
+    # Bumped by database triggers (migration 0004) whenever something the topic page shows
+    # changes outside this row: a reply, a reaction, a tag, a file, a poll option, a contest
+    # entry, a reply author's name. The anonymous topic-page cache keys on it (views_posts).
+    render_version = models.PositiveBigIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     published_at = models.DateTimeField(null=True, blank=True)
@@ -339,6 +343,12 @@ class Comment(models.Model):
         indexes = [
             models.Index(fields=["post", "state", "created_at"]),
             models.Index(fields=["author", "state", "-created_at"]),
+            # A topic's replies page by page: top-level ones (parent IS NULL) in order, then
+            # the replies of that page (parent IN …), without sorting a hot topic's thousands.
+            models.Index(
+                fields=["post", "parent", "state", "created_at", "id"],
+                name="community_comment_thread",
+            ),
         ]
 
     def __str__(self) -> str:

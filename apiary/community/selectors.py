@@ -322,6 +322,72 @@ def comment_list(*, user, post: Post) -> list[Comment]:
     return top
 
 
+COMMENTS_PER_PAGE = 20
+
+
+def _with_replies_and_reactions(user, post: Post, top: list[Comment]) -> list[Comment]:
+    """Attach ``.visible_replies`` and ``.my_reactions`` to a page of top-level comments: two
+    more queries (three for a logged-in viewer), whatever the page holds."""
+    replies: dict[int, list[Comment]] = defaultdict(list)
+    if top:
+        rows = (
+            access.comments_visible(
+                user, Comment.objects.filter(post=post, parent_id__in=[c.pk for c in top])
+            )
+            .select_related("author")
+            .order_by("created_at", "id")
+        )
+        for reply in rows:
+            replies[reply.parent_id].append(reply)
+    everyone = [*top, *(r for rs in replies.values() for r in rs)]
+    mine: dict[int, set] = defaultdict(set)
+    if access.is_authenticated(user) and everyone:
+        for cid, kind in Reaction.objects.filter(
+            user=user, comment_id__in=[c.pk for c in everyone]
+        ).values_list("comment_id", "kind"):
+            mine[cid].add(kind)
+    for c in everyone:
+        c.my_reactions = mine.get(c.pk, set())
+    for c in top:
+        c.visible_replies = replies.get(c.pk, [])
+    return top
+
+
+def comment_page(
+    *, user, post: Post, page=1, comment_id: int | None = None, per_page: int = COMMENTS_PER_PAGE
+):
+    """One page of a post's top-level comments, oldest first, each with its visible replies
+    (``.visible_replies``) and the viewer's reactions (``.my_reactions``): a Django ``Page``
+    (``.object_list``, ``.number``, ``.paginator.num_pages``). A topic with thousands of
+    replies costs the same as one with fifty: a count, the page, its replies.
+
+    ``page`` is a number or ``"last"``; ``comment_id`` (a link to one comment, e.g. from a
+    notification) picks the page that shows it, when the viewer may see it."""
+    from django.core.paginator import Paginator
+
+    top = access.comments_visible(user, Comment.objects.filter(post=post, parent__isnull=True))
+    paginator = Paginator(top.select_related("author").order_by("created_at", "id"), per_page)
+    if comment_id is not None:
+        target = (
+            access.comments_visible(user, Comment.objects.filter(post=post, pk=comment_id))
+            .values_list("parent_id", "pk", "created_at")
+            .first()
+        )
+        if target is not None:
+            thread = target[0] or target[1]
+            anchor = top.filter(pk=thread).values_list("created_at", "pk").first()
+            if anchor is not None:
+                before = top.filter(
+                    Q(created_at__lt=anchor[0]) | Q(created_at=anchor[0], pk__lt=anchor[1])
+                ).count()
+                page = before // per_page + 1
+    if page == "last":
+        page = paginator.num_pages
+    result = paginator.get_page(page)
+    result.object_list = _with_replies_and_reactions(user, post, list(result.object_list))
+    return result
+
+
 def revision_list(*, user, post: Post) -> QuerySet:
     """Edit history: the author, moderators and managers only."""
     if not access.can_edit_post(user=user, post=post) and not access.can_moderate(

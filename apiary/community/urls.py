@@ -71,8 +71,10 @@ urlpatterns = [
     path("u/<int:user_id>/", views_people.profile_view, name="profile"),
     path("people/<str:handle>/", views_people.profile_by_handle_view, name="profile_handle"),
     path("u/<int:user_id>/follow/", views_people.user_follow_view, name="user_follow"),
-    path("t/<slug:slug>/", views_people.tag_view, name="tag"),
-    path("t/<slug:slug>/follow/", views_people.tag_follow_view, name="tag_follow"),
+    # Tag slugs keep their letters (slugify(allow_unicode=True): #кофемолка), which <slug:>
+    # does not match; <str:> takes any segment and tag_get looks the slug up exactly.
+    path("t/<str:slug>/", views_people.tag_view, name="tag"),
+    path("t/<str:slug>/follow/", views_people.tag_follow_view, name="tag_follow"),
     path("notifications/", views_people.notifications_view, name="notifications"),
     path("notifications/read/", views_people.notifications_read_view, name="notifications_read"),
     # E-mail (views_mail.py): settings, and the one-click unsubscribe that needs no log-in

@@ -8,6 +8,7 @@ served only after ``access.attachment_for_download``. Every POST goes through Dj
 
 from __future__ import annotations
 
+import functools
 import mimetypes
 
 from django.contrib import messages
@@ -102,17 +103,52 @@ def _poll_context(poll, interact: bool) -> dict | None:
 
 @community_view
 def post_view(request: HttpRequest, post_id: int) -> HttpResponse:
+    """The topic page. Everything below the access check is computed on demand (zero-argument
+    callables the template calls), so when the anonymous page's head and main column come
+    from the cache (``topic_cache_key``) the topic costs one query: the access check's."""
     user = request.user
     post = access.post_for_view(user=user, post_id=post_id)
-    detail = selectors.post_detail(user=user, post=post)
-    comments = selectors.comment_list(user=user, post=post)
-    for comment in comments:
-        comment.reaction_bar = _comment_bar(comment)
-        comment.reply_list = getattr(comment, "visible_replies", [])
-        for reply in comment.reply_list:
-            reply.reaction_bar = _comment_bar(reply)
-    interact = access.can_interact(user=user, post=post).allowed
-    contest = detail.contest
+    page_param = request.GET.get("page")
+    comment_id = _int(request, "comment")
+
+    @functools.cache
+    def detail():
+        return selectors.post_detail(user=user, post=post)
+
+    @functools.cache
+    def comment_page():
+        page = selectors.comment_page(user=user, post=post, page=page_param, comment_id=comment_id)
+        for comment in page.object_list:
+            comment.reaction_bar = _comment_bar(comment)
+            comment.reply_list = getattr(comment, "visible_replies", [])
+            for reply in comment.reply_list:
+                reply.reaction_bar = _comment_bar(reply)
+        return page
+
+    @functools.cache
+    def interact():
+        return access.can_interact(user=user, post=post).allowed
+
+    @functools.cache
+    def attachments():
+        files = list(detail().attachments)
+        older = views_support.attachment_older_versions(post=post) if files else []
+        _older_versions(files, older)
+        return files
+
+    @functools.cache
+    def can():
+        d = detail()
+        return {
+            "edit": d.can_edit,
+            "comment": d.can_comment.allowed,
+            "moderate": d.can_moderate,
+            "accept": d.can_accept,
+            "vote": interact() and post.type == PostType.IDEA,
+            "share": interact(),
+            "upload": d.can_edit and post.type == PostType.DOCUMENT,
+        }
+
     og = None
     if anonymous_may_see_post(post):
         og = {
@@ -126,30 +162,26 @@ def post_view(request: HttpRequest, post_id: int) -> HttpResponse:
     if view_once(request, f"p{post.pk}"):
         services.post_view_record(user=user, post=post, session_key=session_key(request))
     share_token = request.session.pop(f"community_share_{post.pk}", None)
-    attachments = list(detail.attachments)
-    older = views_support.attachment_older_versions(post=post) if attachments else []
     context = {
         "post": post,
         "space": post.space,
-        "tags": detail.tags,
+        "topic_cache_key": topic_cache_key(
+            user=user, post=post, page=page_param, comment_id=comment_id
+        ),
+        "tags": lambda: detail().tags,
         "attachments": attachments,
-        "post_reactions": _reaction_bar(detail.reaction_counts, detail.my_reactions),
-        "comments": comments,
-        "accepted": detail.accepted_comment,
-        "reshare_of": detail.reshare_of,
-        "voted": detail.my_idea_vote,
-        "poll": _poll_context(detail.poll, interact),
-        "contest": _contest_context(contest, interact) if contest else None,
+        "post_reactions": lambda: _reaction_bar(detail().reaction_counts, detail().my_reactions),
+        "comments": lambda: comment_page().object_list,
+        "comment_page": comment_page,
+        "accepted": lambda: detail().accepted_comment,
+        "reshare_of": lambda: detail().reshare_of,
+        "voted": lambda: detail().my_idea_vote,
+        "poll": lambda: _poll_context(detail().poll, interact()),
+        "contest": lambda: _contest_context(detail().contest, interact())
+        if detail().contest
+        else None,
         "idea_statuses": IdeaStatus.choices,
-        "can": {
-            "edit": detail.can_edit,
-            "comment": detail.can_comment.allowed,
-            "moderate": detail.can_moderate,
-            "accept": detail.can_accept,
-            "vote": interact and post.type == PostType.IDEA,
-            "share": interact,
-            "upload": detail.can_edit and post.type == PostType.DOCUMENT,
-        },
+        "can": can,
         "can_react": interact,
         "following_author": bool(
             user.is_authenticated
@@ -159,14 +191,87 @@ def post_view(request: HttpRequest, post_id: int) -> HttpResponse:
         "share_url": request.build_absolute_uri(reverse("community:share_link", args=[share_token]))
         if share_token
         else "",
-        "reshare_targets": _reshare_targets(user, post) if interact else [],
+        "reshare_targets": (lambda: _reshare_targets(user, post) if interact() else []),
         "og": og,
         # Members-only and closed content stays out of search engines even for readers.
         "noindex": og is None,
         "section": "community",
     }
-    _older_versions(attachments, older)
     return render(request, "community/post.html", context)
+
+
+# Post fields the cached part of the topic page does not show (the sidebar shows the counts,
+# live) or that change without changing it.
+_UNCACHED_FIELDS = {"views_count", "shares_count", "body", "official_response"}
+
+
+def topic_cache_key(*, user, post, page, comment_id=None) -> str:
+    """The cache key of the topic page's head and main column as an anonymous visitor sees
+    them, or "" (no caching). Only anonymous visitors share a rendering: all of them see the
+    same thing (``access`` decides their view by post and space alone), while a member's page
+    depends on who they are (their reactions and votes, buttons, their own pending replies,
+    a moderator's hidden ones). Those blocks hold no form and so no CSRF token for anonymous
+    visitors: nothing personal can be cached.
+
+    The key is a digest of every input of those blocks, so a change is a new key in every
+    server process at once and nothing is ever invalidated by hand: the post's own row (every
+    field but the live counters), ``render_version`` (database triggers bump it for replies,
+    reactions, tags, files, poll options, contest entries and renamed people: migration
+    0004), the space and parent space (name, address, visibility, archive), the author's
+    name, the page asked for, the language and time zone, and what the clock decides (poll
+    closed, contest phase). Reshares are not cached: whether the original shows depends on
+    another post."""
+    if user.is_authenticated or post.reshare_of_id or comment_id is not None:
+        return ""
+    import hashlib
+
+    from django.utils import timezone, translation
+
+    now = timezone.now()
+    space, parent, author = post.space, post.space.parent, post.author
+    fields = tuple(
+        getattr(post, f.attname)
+        for f in type(post)._meta.concrete_fields
+        if f.attname not in _UNCACHED_FIELDS
+    )
+    page = page if page == "last" else str(_page_number(page))
+    clock = (
+        access.poll_is_closed(post, now),
+        post.contest_entries_until is not None and post.contest_entries_until <= now,
+        post.contest_voting_from is not None and post.contest_voting_from <= now,
+        post.contest_voting_until is not None and post.contest_voting_until <= now,
+    )
+    parts = (
+        fields,
+        (space.pk, space.slug, space.name, space.visibility, space.archived_at, space.parent_id),
+        (parent.slug, parent.name) if parent else None,
+        (author.display_name, author.email, author.is_active) if author else None,
+        page,
+        translation.get_language(),
+        timezone.get_current_timezone_name(),
+        clock,
+    )
+    digest = hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
+    return f"community:topic:{post.pk}:{digest}"
+
+
+def _page_number(value) -> int:
+    try:
+        return max(1, int(value))
+    except (TypeError, ValueError):
+        return 1
+
+
+def _int(request: HttpRequest, name: str) -> int | None:
+    try:
+        return int(request.GET.get(name, ""))
+    except ValueError:
+        return None
+
+
+def comment_url(post, comment) -> str:
+    """A comment's address: the page of the thread that shows it (long topics are paged)."""
+    return f"{_post_url(post)}?comment={comment.pk}#comment-{comment.pk}"
 
 
 def _older_versions(current: list, older: list) -> None:
@@ -382,7 +487,7 @@ def comment_create_view(request: HttpRequest, post_id: int) -> HttpResponse:
         return redirect(_post_url(post) + "#comment-form")
     if comment.state == "pending":
         messages.info(request, _("Thanks! Your reply will appear once a moderator approves it."))
-    return redirect(f"{_post_url(post)}#comment-{comment.pk}")
+    return redirect(comment_url(post, comment))
 
 
 @require_POST
@@ -416,15 +521,15 @@ def react_view(request: HttpRequest, post_id: int) -> HttpResponse:
         show_errors(request, exc)
     if request.htmx:
         return htmx_aware(_reaction_fragment(request, post, comment))
-    anchor = f"#comment-{comment.pk}" if comment else ""
-    return redirect(_post_url(post) + anchor)
+    return redirect(comment_url(post, comment) if comment else _post_url(post))
 
 
 def _comment_mine(user, post, comment_id: int) -> set:
-    for top in selectors.comment_list(user=user, post=post):
-        for c in [top, *getattr(top, "visible_replies", [])]:
-            if c.pk == comment_id:
-                return getattr(c, "my_reactions", set()) or set()
+    # The one comment's page entry, not the whole thread (topics run to thousands of replies).
+    for c in selectors.comment_page(user=user, post=post, comment_id=comment_id).object_list:
+        for c2 in [c, *getattr(c, "visible_replies", [])]:
+            if c2.pk == comment_id:
+                return getattr(c2, "my_reactions", set()) or set()
     return set()
 
 
