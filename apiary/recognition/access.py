@@ -2,11 +2,12 @@
 
 Points and badges describe activity, so they follow the content they came from:
 
-- a **ledger row** counts for a viewer only if the viewer may read its post
-  (``community.access.posts_visible``): a closed or secret space's points, a members-only post's
-  likes, a removed post's history are simply absent — from leaderboards (global and per space),
-  profiles, the API and the care sidebar alike. The global leaderboard is therefore per viewer:
-  an outsider's board is built from public content only, a member's also from their spaces;
+- a **ledger row** counts for a viewer only if the viewer may read its post (the rule of
+  ``community.access.posts_visible``, on the row's own space and audience columns): a closed
+  or secret space's points, a members-only post's likes, a removed post's history are simply
+  absent — from leaderboards (global and per space), profiles, the API and the care sidebar.
+  The global leaderboard is therefore per viewer: an outsider's board is built from public
+  content only, a member's also from their spaces;
 - a **badge grant** is shown only if its evidence is readable: a grant tied to a post needs that
   post visible, one tied to a space (helpful moderator) needs the space readable; community-wide
   count badges carry no space because they only ever count open evidence (``badges.py``).
@@ -20,13 +21,44 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 
 from apiary.community import access as community_access
-from apiary.recognition.models import BadgeGrant, PointEntry
+from apiary.community.models import Audience
+from apiary.recognition.models import BadgeGrant, PointEntry, PointTotal
+
+
+def visible_q(viewer) -> Q | None:
+    """The condition on a row's ``space_id`` and ``audience`` (ledger rows, all-time totals)
+    that ``community.access.posts_visible`` would decide for its post; None = everything.
+
+    - the space must be readable (``space_readable_queryset``: a short list of ids);
+    - "registered" audience needs a logged-in viewer, "members" a member of that space.
+
+    Post state needs no condition: the job reverses the points of anything unpublished with
+    entries dated like the original, so such a source sums to 0 in every period."""
+    if community_access.is_manager(viewer):
+        return None
+    readable = list(community_access.space_readable_queryset(viewer).values_list("pk", flat=True))
+    audience = Q(audience=Audience.EVERYONE)
+    if community_access.is_authenticated(viewer):
+        audience |= Q(audience=Audience.REGISTERED)
+        members_of = [sid for sid in readable if community_access.is_member(viewer, sid)]
+        if members_of:
+            audience |= Q(audience=Audience.MEMBERS, space_id__in=members_of)
+    return audience & Q(space_id__in=readable)
 
 
 def entries_visible(viewer, qs: QuerySet | None = None) -> QuerySet:
-    """Ledger rows whose post the viewer may read."""
+    """Ledger rows whose post the viewer may read, decided on the ledger's own columns (no join
+    to posts, so a leaderboard is one indexed aggregate)."""
     qs = PointEntry.objects.all() if qs is None else qs
-    return qs.filter(post_id__in=community_access.posts_visible(viewer).values("pk"))
+    cond = visible_q(viewer)
+    return qs if cond is None else qs.filter(cond)
+
+
+def totals_visible(viewer, qs: QuerySet | None = None) -> QuerySet:
+    """All-time totals (per member, space, audience) the viewer may see: the same rule."""
+    qs = PointTotal.objects.all() if qs is None else qs
+    cond = visible_q(viewer)
+    return qs if cond is None else qs.filter(cond)
 
 
 def grants_visible(viewer, qs: QuerySet | None = None) -> QuerySet:

@@ -66,6 +66,9 @@ class PointEntry(models.Model):
     user = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="point_entries")
     space_id = models.BigIntegerField()
     post_id = models.BigIntegerField(null=True, blank=True)
+    # The post's audience (community.Audience) when the row was written: with space_id it is
+    # all a reader needs to decide visibility (access.entries_visible), no join to posts.
+    audience = models.CharField(max_length=12, default="everyone")
     reason = models.CharField(max_length=20, choices=Reason.choices)
     source = models.CharField(max_length=64)  # the fact: "post:12", "like:345", …
     seq = models.PositiveIntegerField(default=0)  # 0 = first entry for the source, then corrections
@@ -92,6 +95,28 @@ class PointEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.points:+d} {self.reason} for {self.user_id} ({self.source}#{self.seq})"
+
+
+class PointTotal(models.Model):
+    """All-time points per member, space and audience: the ledger summed by the job for the
+    members whose ledger changed. The all-time leaderboard reads these few rows per member
+    instead of aggregating every ledger row; periods read the ledger itself (by ``at``)."""
+
+    user = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="+")
+    space_id = models.BigIntegerField()
+    audience = models.CharField(max_length=12, default="everyone")
+    points = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "space_id", "audience"], name="recognition_total_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["space_id", "user"], name="recognition_total_space")]
+
+    def __str__(self) -> str:
+        return f"{self.points} for {self.user_id} in {self.space_id} ({self.audience})"
 
 
 class JobCursor(models.Model):

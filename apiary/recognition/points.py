@@ -35,6 +35,7 @@ from django.utils import timezone
 
 from apiary.community.models import (
     ActivityEvent,
+    Audience,
     Comment,
     CommentState,
     ContestEntry,
@@ -289,16 +290,23 @@ def reconcile(scope: Scope, *, weights_now: dict[str, int] | None = None, now=No
     nothing."""
     w = weights() if weights_now is None else weights_now
     now = now or timezone.now()
-    expected: dict[tuple[str, int], Fact] = {}
     flagged_authors: set[int] = set()
-    for fact in expected_facts(scope, flagged_authors):
-        expected[(fact.source, fact.user_id)] = fact
+    facts = expected_facts(scope, flagged_authors)
+    # Each row carries its post's audience, so readers filter by (space, audience) on the
+    # ledger alone; a post whose audience changes moves its points between the two groups.
+    audiences = dict(
+        Post.objects.filter(pk__in=sorted({f.post_id for f in facts})).values_list("pk", "audience")
+    )
+    expected: dict[tuple[str, int, str], Fact] = {}
+    for fact in facts:
+        audience = audiences.get(fact.post_id, Audience.EVERYONE)
+        expected[(fact.source, fact.user_id, audience)] = fact
 
-    ledger: dict[tuple[str, int], dict] = {}
+    ledger: dict[tuple[str, int, str], dict] = {}
     max_seq: dict[str, int] = {}
     for row in (
         PointEntry.objects.filter(scope.q("post_id"))
-        .values("source", "user_id")
+        .values("source", "user_id", "audience")
         .annotate(
             net_points=Sum("points"),
             net_facts=Sum("facts"),
@@ -309,13 +317,13 @@ def reconcile(scope: Scope, *, weights_now: dict[str, int] | None = None, now=No
             last_seq=Max("seq"),
         )
     ):
-        ledger[(row["source"], row["user_id"])] = row
+        ledger[(row["source"], row["user_id"], row["audience"])] = row
         max_seq[row["source"]] = max(max_seq.get(row["source"], -1), row["last_seq"])
 
     new: list[PointEntry] = []
     changed: set[int] = set()
     for key in expected.keys() | ledger.keys():
-        source, user_id = key
+        source, user_id, audience = key
         fact = expected.get(key)
         held = ledger.get(key)
         want_points = int(w.get(fact.reason, 0)) if fact else 0
@@ -331,6 +339,7 @@ def reconcile(scope: Scope, *, weights_now: dict[str, int] | None = None, now=No
                 user_id=user_id,
                 space_id=fact.space_id if fact else held["any_space"],
                 post_id=fact.post_id if fact else held["any_post"],
+                audience=audience,
                 reason=fact.reason if fact else held["any_reason"],
                 source=source,
                 seq=seq,

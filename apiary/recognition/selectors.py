@@ -109,7 +109,8 @@ class Leaderboard:
 
 
 def _board_qs(*, viewer, space, since):
-    qs = access.entries_visible(viewer)
+    # All time: the job's per-space totals (a few rows per member); a period: the ledger by date.
+    qs = access.totals_visible(viewer) if since is None else access.entries_visible(viewer)
     if space is not None:
         qs = qs.filter(space_id=space.pk)
     if since is not None:
@@ -120,8 +121,9 @@ def _board_qs(*, viewer, space, since):
 def leaderboard(*, viewer, space=None, period: str = "all", limit: int | None = None, now=None):
     """The top members by points earned in the period, counted only from content the viewer may
     read (``access.entries_visible``). The caller has checked the viewer may read ``space``
-    (``community.access.space_for_view``). Sums in the database: one grouped query for the
-    board, one for the people on it, and two for the viewer's own line when not on it."""
+    (``community.access.space_for_view``). Sums in the database: the readable spaces' ids, one
+    grouped query on the ledger alone for the board, one for the people on it, and two for the
+    viewer's own line when not on it."""
     since = period_start(period, now)
     limit = max(1, min(int(limit or conf("leaderboard_size")), 100))
     qs = _board_qs(viewer=viewer, space=space, since=since)

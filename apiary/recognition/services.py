@@ -25,7 +25,7 @@ from datetime import timedelta
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -40,6 +40,7 @@ from apiary.recognition.models import (
     JobCursor,
     MemberStanding,
     PointEntry,
+    PointTotal,
     PointWeight,
     Reason,
     TrustLevel,
@@ -87,6 +88,20 @@ def _flags_upheld_against(user_ids: list[int], since) -> dict[int, int]:
         ):
             out[author_id] = out.get(author_id, 0) + n
     return out
+
+
+def _totals_update(user_ids: list[int]) -> None:
+    """Rewrite these members' all-time totals per space and audience from the ledger."""
+    rows = [
+        PointTotal(user_id=u, space_id=sid, audience=aud, points=int(p))
+        for u, sid, aud, p in PointEntry.objects.filter(user_id__in=user_ids)
+        .values("user_id", "space_id", "audience")
+        .annotate(p=Sum("points"))
+        .exclude(p=0)
+        .values_list("user_id", "space_id", "audience", "p")
+    ]
+    PointTotal.objects.filter(user_id__in=user_ids).delete()
+    PointTotal.objects.bulk_create(rows, batch_size=1000)
 
 
 def standings_update(*, user_ids: Iterable[int], now=None) -> int:
@@ -147,6 +162,7 @@ def standings_update(*, user_ids: Iterable[int], now=None) -> int:
                     updated_at=now,
                 )
             )
+        _totals_update(chunk)
         MemberStanding.objects.bulk_create(
             rows,
             update_conflicts=True,
@@ -305,6 +321,7 @@ def recognition_rebuild(
         cursor = _cursor(EVENTS_CURSOR, lock=True)  # waits for a running pass
         if reset:
             PointEntry.objects.all().delete()
+            PointTotal.objects.all().delete()
             MemberStanding.objects.filter(level_locked__isnull=True).delete()
         # Everything logged so far is covered by the sweep below.
         last_event = ActivityEvent.objects.aggregate(m=Max("pk"))["m"] or 0

@@ -111,7 +111,24 @@ def test_leaderboard_query_count_does_not_grow_with_members(
         _post(p, space, "hi")
     run_job()
     viewer = person("Viewer")
-    with django_assert_max_num_queries(4):
+    # the viewer's memberships, the readable spaces, the board, the people on it (+1 spare)
+    with django_assert_max_num_queries(5):
         result = selectors.leaderboard(viewer=viewer)
         assert len(result.rows) == 12
         assert all(r.level_name for r in result.rows)
+
+
+def test_audience_change_moves_points_out_of_outsiders_sight(person, make_space, run_job):
+    # given: a public post, then narrowed to members only
+    author, member, outsider = person("Author"), person("Member"), person("Out")
+    space = make_space("garden", members=[author, member])
+    post = _post(author, space, "Open at first")
+    run_job()
+    assert board(outsider) == {"Author": 5}
+    # when
+    cs.post_update(actor=author, post=post, audience="members")
+    run_job()
+    # then
+    assert board(outsider) == {}
+    assert board(member) == {"Author": 5}
+    assert board(outsider, period="week") == {}
