@@ -279,6 +279,17 @@ class Post(models.Model):
             models.Index(fields=["state", "-last_activity_at"]),
             models.Index(fields=["author", "state", "-published_at"]),
             models.Index(fields=["space", "type", "idea_status"]),
+            # a space page filtered by type (questions, ideas…), newest activity first
+            models.Index(
+                fields=["space", "type", "state", "-last_activity_at"],
+                name="community_post_space_type",
+            ),
+            # the few pinned posts at the top of a space page, without scanning the space
+            models.Index(
+                fields=["space", "state", "-pinned_at"],
+                condition=Q(pinned_at__isnull=False),
+                name="community_post_pinned",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -17,7 +17,6 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
@@ -124,8 +123,53 @@ def htmx_aware(response: HttpResponse) -> HttpResponse:
     return response
 
 
-def paginate(request: HttpRequest, qs, per_page: int = PER_PAGE):
-    return Paginator(qs, per_page).get_page(request.GET.get("page"))
+MAX_PAGE = 500  # deeper pages are what search and tags are for (an OFFSET walks every row)
+
+
+class LookaheadPage:
+    """A page that knows whether another follows by reading one row more, instead of counting
+    every row (``Paginator`` counts: 200,000 posts of a big space, on every page view). It has
+    what ``_pager.html`` uses: ``object_list``, ``number``, ``has_next`` / ``has_previous`` /
+    ``has_other_pages``, ``next_page_number`` / ``previous_page_number``."""
+
+    def __init__(self, qs, number: int, per_page: int) -> None:
+        rows = list(qs[(number - 1) * per_page : number * per_page + 1])
+        self.number = number
+        self.object_list = rows[:per_page]
+        self._more = len(rows) > per_page
+
+    def has_next(self) -> bool:
+        return self._more and self.number < MAX_PAGE
+
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    def has_other_pages(self) -> bool:
+        return self.has_next() or self.has_previous()
+
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+    def __iter__(self):
+        return iter(self.object_list)
+
+    def __len__(self) -> int:
+        return len(self.object_list)
+
+
+def paginate(request: HttpRequest, qs, per_page: int = PER_PAGE) -> LookaheadPage:
+    try:
+        number = min(MAX_PAGE, max(1, int(request.GET.get("page") or 1)))
+    except ValueError:
+        number = 1
+    page = LookaheadPage(qs, number, per_page)
+    if number > 1 and not page.object_list:
+        # past the end (an old link, a shrunk list): back to the first page
+        return LookaheadPage(qs, 1, per_page)
+    return page
 
 
 # --- home -------------------------------------------------------------------------------------
@@ -164,9 +208,14 @@ def space_view(request: HttpRequest, slug: str) -> HttpResponse:
     answered_param = request.GET.get("answered", "")
     answered = {"yes": True, "no": False}.get(answered_param) if post_type == "question" else None
     posts = selectors.post_list(
-        user=user, space=space, type=post_type or None, answered=answered, pinned_first=True
+        user=user, space=space, type=post_type or None, answered=answered, pinned_first=False
     )
-    page = paginate(request, posts)
+    # Pinned posts head the first page; the rest walk the (space, state, activity) index.
+    # One query sorted "pinned first" would sort every post of the space for each page.
+    page = paginate(request, posts.filter(pinned_at__isnull=True))
+    if page.number == 1:
+        pinned = list(posts.filter(pinned_at__isnull=False).order_by("-pinned_at", "-id")[:10])
+        page.object_list = pinned + page.object_list
     query = []
     if post_type:
         query.append(f"type={post_type}")
