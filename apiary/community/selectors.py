@@ -153,6 +153,24 @@ def post_list(
     return qs.order_by(*ordering)
 
 
+def recent_posts(*, user, limit: int = 20) -> list[Post]:
+    """The newest active posts the viewer may read (the home page's list). It reads the newest
+    ids from the ``(state, -last_activity_at)`` index alone, then keeps the visible ones: one
+    query joining spaces and sorting by activity lets the planner start from the spaces and
+    sort a million posts (SQLite with statistics did, 2.8 s). Falls back to that query when
+    most of the window is hidden from the viewer."""
+    window = list(
+        Post.objects.filter(state=PostState.PUBLISHED)
+        .order_by("-last_activity_at", "-id")
+        .values_list("pk", flat=True)[: limit * 10]
+    )
+    qs = post_list(user=user, order="activity", pinned_first=False)
+    found = list(qs.filter(pk__in=window)[:limit])
+    if len(found) < limit and len(window) == limit * 10:
+        found = list(qs[:limit])
+    return found
+
+
 @dataclass
 class PollView:
     options: list

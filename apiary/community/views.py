@@ -178,7 +178,7 @@ def paginate(request: HttpRequest, qs, per_page: int = PER_PAGE) -> LookaheadPag
 @community_view
 def home_view(request: HttpRequest) -> HttpResponse:
     user = request.user
-    recent = list(selectors.post_list(user=user, order="activity", pinned_first=False)[:RECENT])
+    recent = selectors.recent_posts(user=user, limit=RECENT)
     unread = selectors.notification_unread_count(user=user) if user.is_authenticated else 0
     return render(
         request,

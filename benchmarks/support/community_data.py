@@ -674,7 +674,9 @@ def load(*, posts: int, members: int = 20_000, seed: int = SEED, progress=True) 
                 if hot:
                     cts.append(pub + rng.random() * horizon)
                 else:
-                    cts.append(pub + min(horizon, rng.expovariate(1 / (3 * 86400))))
+                    delay = rng.expovariate(1 / (3 * 86400))
+                    # a reply still to come is not "now": spread those over the time there was
+                    cts.append(pub + (delay if delay < horizon else horizon * rng.random()))
             cts.sort()
             cpool = comment_pool[lang]
             published_comments = 0
