@@ -223,9 +223,12 @@ def test_classify_api(api, make_user):
     assert analyst.post("/api/v1/listening/classify", {"texts": []}).status_code == 422
 
 
-def test_broker_down_answers_503_and_accepts_nothing(hook, settings):
-    # given: the stream points at a NATS server that is not there
+def test_broker_down_answers_503_and_accepts_nothing(hook, settings, monkeypatch):
+    # given: the stream points at a NATS server that is not there (publish gives up after
+    # 0.5 s instead of 3; the wait itself is not under test)
     from apiary.listening import stream as streams
+
+    monkeypatch.setattr("apiary.listening.stream.nats.CONNECT_WAIT", 0.5)
 
     _source, token = hook
     settings.APIARY_STREAM_URL = "nats://127.0.0.1:1?stream=APIARY_DOWN&subject=apiary.down"
