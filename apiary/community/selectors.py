@@ -568,7 +568,8 @@ def notification_render(notification: Notification) -> dict:
     if post is not None:
         url = _url("post", post.pk)
         if notification.comment_id and url:
-            url += f"#comment-{notification.comment_id}"
+            # the page of the thread that shows it (long topics are paged)
+            url += f"?comment={notification.comment_id}#comment-{notification.comment_id}"
     elif notification.kind == NotificationKind.MEMBERSHIP_REQUEST and notification.space_id:
         url = _url("members", notification.space.slug)
     elif notification.space_id:
