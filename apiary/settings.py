@@ -209,16 +209,21 @@ APIARY_CARE_AUTO_ASSIGN = CONFIG.care_auto_assign
 APIARY_CARE_BRAND_HANDLES = CONFIG.care_brand_handles
 
 # --- Cache ------------------------------------------------------------------------------------
-# Per process, no cache server to run. It holds rendered fragments whose keys carry a digest of
-# their inputs (the anonymous topic page: community.views_posts.topic_cache_key), so each
-# process sees a change at its next request and nothing needs invalidating across processes.
-# 2,000 entries of ~5–40 KB: well under 100 MB per worker.
+# Files under the data directory: shared by every server process on the box, no cache server to
+# run. It holds rendered fragments whose keys carry a digest of their inputs (the anonymous topic
+# page: community.views_posts.topic_cache_key), so nothing is ever invalidated by hand and a
+# change shows at the next request; sharing means each page is rendered once, not once per
+# worker (benchmarks/community_pages.py: +30% anonymous topic pages per second with 3 workers).
+# Tests keep a per-process cache: parallel test runs must not share entries.
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-        "OPTIONS": {"MAX_ENTRIES": 2000},
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(VAR_DIR / "cache"),
+        "OPTIONS": {"MAX_ENTRIES": 5000},
     }
 }
+if TESTING:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- Background tasks -------------------------------------------------------------------------
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
