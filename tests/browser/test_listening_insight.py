@@ -58,10 +58,15 @@ def demo_mentions() -> None:
         with transaction.atomic():
             process_mentions(raws[i : i + 1000], state=state)
     try:  # trending terms and topics, when the trends module is installed
-        from apiary.listening.trends import trends_refresh
+        from apiary.listening.trends import terms_rollup_once, topics_cluster
     except ImportError:
         return
-    trends_refresh(settle_seconds=0, days=DAYS)
+    while terms_rollup_once(settle_seconds=0):
+        pass
+    # Topics only where the test reads them, the competitor pages (trends_refresh would embed
+    # every sampled text of all nine queries: ~5 s more).
+    for query in ListeningQuery.objects.filter(kind="competitor"):
+        topics_cluster(query_id=query.pk, days=DAYS)
 
 
 def log_in(page, email):
