@@ -49,28 +49,13 @@ PG_SERVER = os.environ.get("APIARY_BENCH_PG", "postgres://postgres@127.0.0.1:543
 PG_DB = "apiary_bench_care"
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
+from support.stats import figures, pct, results_merge  # noqa: E402
 
 
 def _pg(sql: str) -> None:
     subprocess.run(
         ["psql", PG_SERVER + "/postgres", "-q", "-c", sql], check=True, capture_output=True
     )
-
-
-def _pct(values: list[float], p: float) -> float | None:
-    if not values:
-        return None
-    values = sorted(values)
-    return round(values[min(len(values) - 1, int(len(values) * p))], 1)
-
-
-def _figures(prefix: str, values: list[float]) -> dict:
-    return {
-        f"{prefix}count": len(values),
-        f"{prefix}p50_ms": _pct(values, 0.50),
-        f"{prefix}p95_ms": _pct(values, 0.95),
-        f"{prefix}max_ms": round(max(values), 1) if values else None,
-    }
 
 
 # --- 1. latency ---------------------------------------------------------------------------
@@ -140,8 +125,8 @@ def latency_producer(rate: int, seconds: int) -> None:
         "steady_seconds": seconds,
         "send_s": round(send_s, 1),
         "mentions_stored": stored(),
-        **_figures("conversation_", conv),
-        **_figures("alert_", alerts),
+        **figures(conv, "conversation_"),
+        **figures(alerts, "alert_"),
     }
     print("RESULT " + json.dumps(out), flush=True)
 
@@ -303,7 +288,7 @@ def inbox_bench(conversations: int, runs: int) -> None:
             times.append((time.perf_counter() - t) * 1000)
             if response.status_code != 200:
                 raise SystemExit(f"{name}: HTTP {response.status_code}")
-        out.update({f"inbox.{name}.{k}": v for k, v in _figures("", times).items()})
+        out.update({f"inbox.{name}.{k}": v for k, v in figures(times).items()})
     print("RESULT " + json.dumps(out), flush=True)
 
 
@@ -386,7 +371,7 @@ def detectors_bench() -> None:
                 ticks.append((time.perf_counter() - t) * 1000)
             key = f"detectors.q{n_queries}.{label}"
             out[f"{key}.first_tick_ms"] = round(first_ms, 1)
-            out[f"{key}.tick_p50_ms"] = _pct(ticks, 0.5)
+            out[f"{key}.tick_p50_ms"] = pct(ticks, 0.5)
             out[f"{key}.tick_max_ms"] = round(max(ticks), 1)
             out[f"{key}.history_rows"] = MentionRollup.objects.count()
             print(key, out[f"{key}.first_tick_ms"], out[f"{key}.tick_p50_ms"], file=sys.stderr)
@@ -510,15 +495,11 @@ def main() -> None:
     parser.add_argument("--only", default="latency,inbox,detectors")
     args = parser.parse_args()
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     for backend in backends:
         print(f"=== {backend} ===", file=sys.stderr)
-        figures = run_backend(backend, args)
-        for key, value in figures.items():
-            results[f"{backend}.{key}"] = value
-        print(json.dumps({backend: figures}, indent=1))
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+        found = run_backend(backend, args)
+        print(json.dumps({backend: found}, indent=1))
+        results_merge(RESULTS, backend, found)
     print(f"wrote {RESULTS}")
 
 

@@ -62,6 +62,7 @@ PG_DB = "apiary_bench_community"
 KEEP_DIR = ROOT / "var" / "bench"
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
+from support.stats import figures, results_merge  # noqa: E402
 
 TARGET_P95_MS = 100
 TARGET_RPS = 300
@@ -82,22 +83,6 @@ SEARCH_WORDS = [
 
 def _pg(sql: str, db: str = "postgres") -> None:
     subprocess.run(["psql", f"{PG_SERVER}/{db}", "-q", "-c", sql], check=True, capture_output=True)
-
-
-def _pct(values: list[float], p: float) -> float | None:
-    if not values:
-        return None
-    values = sorted(values)
-    return round(values[min(len(values) - 1, int(len(values) * p))], 1)
-
-
-def _figures(values: list[float]) -> dict:
-    return {
-        "count": len(values),
-        "p50_ms": _pct(values, 0.50),
-        "p95_ms": _pct(values, 0.95),
-        "max_ms": round(max(values), 1) if values else None,
-    }
 
 
 # --- child: load --------------------------------------------------------------------------
@@ -219,20 +204,21 @@ def child_server(ids_json: str, runs: int, only: str) -> None:
             times.append((time.perf_counter() - t) * 1000)
             if response.status_code != 200:
                 raise SystemExit(f"{category}.{case}: {url} answered {response.status_code}")
-        figures = _figures(times)
-        figures["queries"] = len(queries)
-        figures["addresses"] = len(urls)
-        for k, v in figures.items():
+        case_figures = figures(times)
+        case_figures["queries"] = len(queries)
+        case_figures["addresses"] = len(urls)
+        for k, v in case_figures.items():
             out[f"{category}.{case}.{k}"] = v
         pooled.setdefault(category, []).extend(times)
         print(
-            f"  {category}.{case}: p50 {figures['p50_ms']} ms, p95 {figures['p95_ms']} ms, "
-            f"max {figures['max_ms']} ms, {figures['queries']} queries",
+            f"  {category}.{case}: p50 {case_figures['p50_ms']} ms, "
+            f"p95 {case_figures['p95_ms']} ms, max {case_figures['max_ms']} ms, "
+            f"{case_figures['queries']} queries",
             file=sys.stderr,
             flush=True,
         )
     for category, times in pooled.items():
-        f = _figures(times)
+        f = figures(times)
         out[f"{category}.p50_ms"] = f["p50_ms"]
         out[f"{category}.p95_ms"] = f["p95_ms"]
         out[f"{category}.max_ms"] = f["max_ms"]
@@ -492,16 +478,12 @@ def main() -> None:
     if "postgres" in backends and not _pg_reachable():
         print("PostgreSQL is not reachable: measuring SQLite only", file=sys.stderr)
         backends = [b for b in backends if b != "postgres"]
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     for backend in backends:
         print(f"=== {backend} ===", file=sys.stderr)
-        figures = run_backend(backend, args)
-        figures["posts"] = args.posts
-        for key, value in figures.items():
-            results[f"{backend}.{key}"] = value
-        print(json.dumps({backend: figures}, indent=1))
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+        found = run_backend(backend, args)
+        found["posts"] = args.posts
+        print(json.dumps({backend: found}, indent=1))
+        results_merge(RESULTS, backend, found)
     print(f"wrote {RESULTS}")
 
 

@@ -17,14 +17,9 @@ import ipaddress
 import random
 import time
 
+from support.stats import pct
+
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:130.0) Gecko/20100101 Firefox/130.0"
-
-
-def _percentile(values: list[float], p: float) -> float | None:
-    if not values:
-        return None
-    values = sorted(values)
-    return round(values[min(len(values) - 1, int(len(values) * p))], 1)
 
 
 async def _read_response(reader: asyncio.StreamReader, jar: dict) -> tuple[int, bool, int]:
@@ -158,9 +153,9 @@ def run(
         "status": {str(k): v for k, v in sorted(out["status"].items())},
         "elapsed_s": round(elapsed, 2),
         "rps": round(ok / elapsed, 1) if elapsed else 0.0,
-        "p50_ms": _percentile(lat, 0.50),
-        "p95_ms": _percentile(lat, 0.95),
-        "p99_ms": _percentile(lat, 0.99),
+        "p50_ms": pct(lat, 0.50),
+        "p95_ms": pct(lat, 0.95),
+        "p99_ms": pct(lat, 0.99),
         "max_ms": round(max(lat), 1) if lat else None,
         "mean_kb": round(out["bytes"] / len(lat) / 1024, 1) if lat else None,
         "concurrency": concurrency,
