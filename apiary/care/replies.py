@@ -133,6 +133,7 @@ def reply_text_check(*, conversation: Conversation, text: str) -> str | None:
 # --- settings ------------------------------------------------------------------------------
 
 MASK = "***"  # what the sources API shows for a secret; sending it back keeps the old value
+SECRET_KEYS = ("reply_secret", "reply_token")  # write-only: shown as MASK, kept when sent empty
 
 
 def reply_settings_set(*, source, settings: dict, actor=None) -> tuple[object, str | None]:
@@ -157,7 +158,7 @@ def reply_settings_set(*, source, settings: dict, actor=None) -> tuple[object, s
         raise ValidationError({"reply": [_("Must be an object.")]})
     current = dict(source.config or {})
     values = dict(settings)
-    for key in ("reply_secret", "reply_token"):
+    for key in SECRET_KEYS:
         if key in adapter.SETTINGS and values.get(key) in (None, "", MASK) and current.get(key):
             values[key] = current[key]
     clean = adapter.settings_validate(values)

@@ -648,19 +648,20 @@ def _median(values) -> float | None:
 
 # --- reply channels ----------------------------------------------------------------------------
 
-REPLY_SECRET_KEYS = ("reply_secret", "reply_token")
 
-
-def reply_channels() -> list[dict]:
+def reply_channels(*, source_id: int | None = None) -> list[dict]:
     """Every live source a reply can go out on, with its reply settings as the settings page and
     the API show them: secrets masked (``replies.MASK``), never the stored value."""
     from apiary.listening.models import Source
 
     from .outbound import adapter_for
-    from .replies import MASK
+    from .replies import MASK, SECRET_KEYS
 
+    sources = Source.objects.filter(deleted_at__isnull=True).order_by("name", "pk")
+    if source_id is not None:
+        sources = sources.filter(pk=source_id)
     out = []
-    for source in Source.objects.filter(deleted_at__isnull=True).order_by("name", "pk"):
+    for source in sources:
         adapter = adapter_for(source.kind)
         if adapter is None:
             continue
@@ -668,7 +669,7 @@ def reply_channels() -> list[dict]:
         settings = {}
         for key in adapter.SETTINGS:
             value = config.get(key)
-            if key in REPLY_SECRET_KEYS:
+            if key in SECRET_KEYS:
                 value = MASK if value else ""
             settings[key] = "" if value is None else value
         problem = adapter.missing_settings(config)
@@ -686,4 +687,4 @@ def reply_channels() -> list[dict]:
 
 
 def reply_channel(*, source_id: int) -> dict | None:
-    return next((c for c in reply_channels() if c["source_id"] == source_id), None)
+    return next(iter(reply_channels(source_id=source_id)), None)

@@ -509,7 +509,7 @@ REPLY_FIELDS = {
 def reply_channels_view(request: HttpRequest) -> HttpResponse:
     from apiary.listening.models import Source
 
-    from .replies import reply_settings_set
+    from .replies import SECRET_KEYS, reply_settings_set
 
     errors: dict[str, list[str]] = {}
     editing_id = None
@@ -534,7 +534,7 @@ def reply_channels_view(request: HttpRequest) -> HttpResponse:
                         values[key] = value
                 continue
             values[key] = raw
-            posted[key] = "" if key in selectors.REPLY_SECRET_KEYS else raw
+            posted[key] = "" if key in SECRET_KEYS else raw
         if not errors:
             try:
                 _source, generated = reply_settings_set(
@@ -562,18 +562,20 @@ def reply_channels_view(request: HttpRequest) -> HttpResponse:
         shown = dict(channel["settings"])
         if channel["source_id"] == editing_id:
             shown.update(posted)
-        channel["fields"] = [
-            {
-                "key": key,
-                "label": REPLY_FIELDS.get(key, (key, "text", ""))[0],
-                "type": REPLY_FIELDS.get(key, (key, "text", ""))[1],
-                "placeholder": REPLY_FIELDS.get(key, (key, "text", ""))[2],
-                "value": "" if key in selectors.REPLY_SECRET_KEYS else shown.get(key, ""),
-                "stored": key in selectors.REPLY_SECRET_KEYS and bool(channel["settings"][key]),
-                "errors": errors.get(key, []) if channel["source_id"] == editing_id else [],
-            }
-            for key in channel["settings"]
-        ]
+        channel["fields"] = []
+        for key in channel["settings"]:
+            label, kind, placeholder = REPLY_FIELDS.get(key, (key, "text", ""))
+            channel["fields"].append(
+                {
+                    "key": key,
+                    "label": label,
+                    "type": kind,
+                    "placeholder": placeholder,
+                    "value": "" if key in SECRET_KEYS else shown.get(key, ""),
+                    "stored": key in SECRET_KEYS and bool(channel["settings"][key]),
+                    "errors": errors.get(key, []) if channel["source_id"] == editing_id else [],
+                }
+            )
         channel["errors"] = (
             errors.get("reply", []) + errors.get("kind", [])
             if channel["source_id"] == editing_id
