@@ -84,15 +84,6 @@ def _person(user) -> dict | None:
     return None if user is None else {"id": user.pk, "name": user.name}
 
 
-def _moderated_space(user, slug: str | None) -> Space | None:
-    if not slug:
-        return None
-    space = Space.objects.filter(slug=slug).first()
-    if space is None or not access.can_moderate_space(user=user, space=space):
-        raise ApiError(404, "not_found", _("Not found."))
-    return space
-
-
 def _item_row(item: ModerationItem) -> dict:
     post, comment = item.target_post, item.target_comment
     history = item.history
@@ -199,7 +190,7 @@ def queue(request, q: Query[QueueQuery]):
         user=user,
         state=None if q.state == "any" else q.state,
         reason=q.reason,
-        space=_moderated_space(user, q.space),
+        space=access.space_filter_for(user=user, slug=q.space),
     )
     rows = selectors.queue_page(qs[q.offset : q.offset + q.limit])
     return {
@@ -216,9 +207,8 @@ def queue(request, q: Query[QueueQuery]):
 def item_detail(request, item_id: int):
     user = api_user(request)
     item = access.item_for_moderation(user=user, item_id=item_id)
-    detail = selectors.item_detail(user=user, item=item)
     row = _item_row(selectors.queue_page([item])[0])
-    row["actions"] = [_action_row(a) for a in detail.actions]
+    row["actions"] = [_action_row(a) for a in selectors.item_actions(item)]
     return row
 
 
@@ -227,21 +217,9 @@ def item_detail(request, item_id: int):
 def item_action(request, item_id: int, payload: ActionIn):
     user = api_user(request)
     item = access.item_for_moderation(user=user, item_id=item_id)
-    note = payload.note
-    if payload.action == "approve":
-        services.item_approve(actor=user, item=item, note=note)
-    elif payload.action == "dismiss":
-        services.item_dismiss(actor=user, item=item, note=note)
-    elif payload.action == "remove":
-        services.item_remove(actor=user, item=item, note=note)
-    elif payload.action == "restore":
-        services.item_restore(actor=user, item=item, note=note)
-    elif payload.action == "warn":
-        services.member_warn(actor=user, user=item.author, item=item, note=note)
-    else:
-        services.member_suspend(
-            actor=user, user=item.author, item=item, days=payload.days, note=note
-        )
+    services.item_act(
+        actor=user, item=item, action=payload.action, note=payload.note, days=payload.days
+    )
     return _fresh_row(user, item.pk)
 
 
@@ -254,7 +232,9 @@ def stats(request, q: Query[StatsQuery]):
     since = q.since or until - timedelta(days=q.days)
     if since >= until:
         raise ApiError(422, "validation_error", _("'since' must be before 'until'."))
-    s = selectors.stats(user=user, space=_moderated_space(user, q.space), since=since, until=until)
+    s = selectors.stats(
+        user=user, space=access.space_filter_for(user=user, slug=q.space), since=since, until=until
+    )
     return {
         "since": _iso(s.since),
         "until": _iso(s.until),
@@ -283,7 +263,9 @@ def audit_trail(request, q: Query[AuditQuery]):
     target = User.objects.filter(pk=q.user_id).first() if q.user_id else None
     if q.user_id and target is None:
         raise ApiError(404, "not_found", _("Not found."))
-    qs = selectors.action_list(user=user, space=_moderated_space(user, q.space), target_user=target)
+    qs = selectors.action_list(
+        user=user, space=access.space_filter_for(user=user, slug=q.space), target_user=target
+    )
     rows = list(qs[q.offset : q.offset + q.limit])
     return {
         "items": [_action_row(a) for a in rows],
@@ -322,7 +304,7 @@ def sanction_create(request, payload: SanctionIn):
     target = User.objects.filter(pk=payload.user_id, is_active=True).first()
     if target is None:
         raise ApiError(404, "not_found", _("Not found."))
-    space = _moderated_space(user, payload.space)
+    space = access.space_filter_for(user=user, slug=payload.space)
     if payload.kind == "warn":
         sanction = services.member_warn(actor=user, user=target, space=space, note=payload.note)
     else:

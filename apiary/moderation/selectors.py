@@ -92,18 +92,23 @@ def settings_row(*, space: Space | None = None) -> ModerationSettings | None:
 _CACHE_ATTR = "_moderation_suspensions"
 
 
+def active_suspensions_q(now: datetime | None = None) -> Q:
+    """The database side of ``MemberSanction.is_active``."""
+    now = now or timezone.now()
+    return Q(kind=SanctionKind.SUSPEND, lifted_at__isnull=True) & (
+        Q(until__isnull=True) | Q(until__gt=now)
+    )
+
+
 def _suspensions(user) -> list[tuple[int | None, datetime | None]]:
     """(space_id or None for community-wide, until) of the user's active suspensions; one query
     per request, cached on the user object like community memberships."""
     cached = getattr(user, _CACHE_ATTR, None)
     if cached is None:
-        now = timezone.now()
         cached = list(
-            MemberSanction.objects.filter(
-                user_id=user.pk, kind=SanctionKind.SUSPEND, lifted_at__isnull=True
+            MemberSanction.objects.filter(active_suspensions_q(), user_id=user.pk).values_list(
+                "space_id", "until"
             )
-            .filter(Q(until__isnull=True) | Q(until__gt=now))
-            .values_list("space_id", "until")
         )
         setattr(user, _CACHE_ATTR, cached)
     return cached
@@ -199,74 +204,16 @@ class AuthorHistory:
     trust_level: int
 
 
-@dataclass
-class ItemView:
-    item: ModerationItem
-    target_post: Post
-    target_comment: Comment | None
-    flags: list[FlagView]
-    history: AuthorHistory | None
-    actions: list  # ModerationAction, newest first
-
-
 def item_flags(item: ModerationItem) -> QuerySet:
     if item.comment_id:
         return Flag.objects.filter(comment_id=item.comment_id)
     return Flag.objects.filter(post_id=item.post_id)
 
 
-def author_history(*, author, exclude_item_id=None) -> AuthorHistory | None:
-    if author is None:
-        return None
-    prior = ModerationItem.objects.filter(author=author)
-    if exclude_item_id:
-        prior = prior.exclude(pk=exclude_item_id)
-    counts = prior.aggregate(
-        removed=Count("id", filter=Q(state=ItemState.REMOVED)),
-        approved=Count("id", filter=Q(state=ItemState.APPROVED)),
-    )
-    sanctions = list(MemberSanction.objects.filter(user=author).select_related("space", "by")[:20])
-    now = timezone.now()
-    active = [
-        s
-        for s in sanctions
-        if s.kind == SanctionKind.SUSPEND and s.lifted_at is None and (not s.until or s.until > now)
-    ]
-    until = None
-    if active and all(s.until for s in active):
-        until = max(s.until for s in active)
-    return AuthorHistory(
-        sanctions=sanctions,
-        removed_count=counts["removed"],
-        approved_count=counts["approved"],
-        suspended=bool(active),
-        suspended_until=until,
-        trust_level=trust.trust_level(user=author),
-    )
-
-
-def item_detail(*, user, item: ModerationItem) -> ItemView:
-    """Call with an item from ``access.item_for_moderation``."""
-    flags = [
-        FlagView(
-            flag=f,
-            trust_level=trust.trust_level(user=f.user),
-            weight=trust.flag_weight(user=f.user, space=item.space),
-        )
-        for f in item_flags(item).select_related("user", "resolved_by").order_by("created_at")
-    ]
-    target_comment = item.comment
-    target_post = target_comment.post if target_comment is not None else item.post
-    return ItemView(
-        item=item,
-        target_post=target_post,
-        target_comment=target_comment,
-        flags=flags,
-        history=author_history(author=item.author, exclude_item_id=item.pk),
-        actions=list(
-            ModerationAction.objects.filter(item=item).select_related("actor").order_by("-at")
-        ),
-    )
+def item_actions(item: ModerationItem) -> list[ModerationAction]:
+    """The item's audit trail, newest first (the item's page; call with an item from
+    ``access.item_for_moderation``, its row itself comes from :func:`queue_page`)."""
+    return list(ModerationAction.objects.filter(item=item).select_related("actor").order_by("-at"))
 
 
 def action_list(*, user, space: Space | None = None, target_user=None) -> QuerySet:
@@ -295,10 +242,7 @@ def sanction_list(*, user, target_user=None, active_only: bool = False) -> Query
     if target_user is not None:
         qs = qs.filter(user=target_user)
     if active_only:
-        now = timezone.now()
-        qs = qs.filter(kind=SanctionKind.SUSPEND, lifted_at__isnull=True).filter(
-            Q(until__isnull=True) | Q(until__gt=now)
-        )
+        qs = qs.filter(active_suspensions_q())
     return qs.order_by("-created_at", "-id")
 
 
@@ -489,7 +433,6 @@ def queue_page(items) -> list[ModerationItem]:
             approved=Count("id", filter=Q(state=ItemState.APPROVED)),
         )
     }
-    now = timezone.now()
     levels: dict[int, int] = {}
 
     def level(user) -> int:
@@ -510,13 +453,7 @@ def queue_page(items) -> list[ModerationItem]:
         item.target_comment = item.comment
         item.target_post = item.comment.post if item.comment_id else item.post
         mine = sanctions.get(item.author_id, [])
-        active = [
-            s
-            for s in mine
-            if s.kind == SanctionKind.SUSPEND
-            and s.lifted_at is None
-            and (s.until is None or s.until > now)
-        ]
+        active = [s for s in mine if s.is_active]
         counts = decided.get(item.author_id, {"removed": 0, "approved": 0})
         own = 1 if item.state != ItemState.PENDING else 0  # this item, once decided
         item.history = (

@@ -23,7 +23,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -42,6 +41,7 @@ from apiary.community.models import (
     Space,
 )
 from apiary.community.services import RateLimited
+from apiary.community.services._common import invalid
 from apiary.core.ratelimit import rate_limit_hit
 from apiary.moderation import access, selectors, spam, trust
 from apiary.moderation.models import (
@@ -77,10 +77,6 @@ class NoticeKind:
 class Hold:
     reason: str  # ItemReason
     signals: list = field(default_factory=list)
-
-
-def _invalid(field_name: str, message: str):
-    raise ValidationError({field_name: [message]})
 
 
 def _exempt(user, space) -> bool:
@@ -303,13 +299,13 @@ def _require_item_moderator(actor, item: ModerationItem) -> None:
 
 def _require_pending(item: ModerationItem) -> None:
     if item.state != ItemState.PENDING:
-        _invalid("item", _("This item was already decided."))
+        invalid("item", _("This item was already decided."))
 
 
 def _note(note: str) -> str:
     note = (note or "").strip()
     if len(note) > NOTE_MAX:
-        _invalid("note", _("At most %(n)s characters.") % {"n": NOTE_MAX})
+        invalid("note", _("At most %(n)s characters.") % {"n": NOTE_MAX})
     return note
 
 
@@ -317,6 +313,14 @@ def _resolve_flags(item: ModerationItem, *, actor, state: str, from_states=(Flag
     selectors.item_flags(item).filter(state__in=from_states).update(
         state=state, resolved_by=actor, resolved_at=timezone.now()
     )
+
+
+def _decide(item: ModerationItem, *, actor, state: str, by_community: bool) -> None:
+    item.state = state
+    item.resolved_at = timezone.now()
+    item.resolved_by = actor
+    item.handled_by_community = by_community
+    item.save(update_fields=["state", "resolved_at", "resolved_by", "handled_by_community"])
 
 
 def _publish_target(actor, item: ModerationItem) -> None:
@@ -351,11 +355,7 @@ def item_approve(*, actor, item: ModerationItem, note: str = "", action=ActionKi
     was_out_of_sight = bool(item.hidden_at) or item.hidden_by == HiddenBy.SYSTEM
     _publish_target(actor, item)
     _resolve_flags(item, actor=actor, state=FlagState.DISMISSED)
-    item.state = ItemState.APPROVED
-    item.resolved_at = timezone.now()
-    item.resolved_by = actor
-    item.handled_by_community = False
-    item.save(update_fields=["state", "resolved_at", "resolved_by", "handled_by_community"])
+    _decide(item, actor=actor, state=ItemState.APPROVED, by_community=False)
     _audit(action, actor=actor, item=item, note=note)
     if was_out_of_sight:
         _notice(NoticeKind.APPROVED, item=item)
@@ -365,7 +365,7 @@ def item_approve(*, actor, item: ModerationItem, note: str = "", action=ActionKi
 def item_dismiss(*, actor, item: ModerationItem, note: str = ""):
     """The flags were wrong: like approving, recorded as a dismissal (flag items only)."""
     if item.reason != ItemReason.FLAGS:
-        _invalid("item", _("Only flagged content can be dismissed; approve held content."))
+        invalid("item", _("Only flagged content can be dismissed; approve held content."))
     return item_approve(actor=actor, item=item, note=note, action=ActionKind.DISMISS)
 
 
@@ -385,11 +385,12 @@ def item_remove(*, actor, item: ModerationItem, note: str = ""):
         if post.state != PostState.REMOVED:
             community_services.post_delete(actor=actor, post=post)
     _resolve_flags(item, actor=actor, state=FlagState.UPHELD)
-    item.state = ItemState.REMOVED
-    item.resolved_at = timezone.now()
-    item.resolved_by = actor
-    item.handled_by_community = item.hidden_by == HiddenBy.COMMUNITY
-    item.save(update_fields=["state", "resolved_at", "resolved_by", "handled_by_community"])
+    _decide(
+        item,
+        actor=actor,
+        state=ItemState.REMOVED,
+        by_community=item.hidden_by == HiddenBy.COMMUNITY,
+    )
     _audit(ActionKind.REMOVE, actor=actor, item=item, note=note)
     _notice(NoticeKind.REMOVED, item=item)
     return item
@@ -400,17 +401,36 @@ def item_restore(*, actor, item: ModerationItem, note: str = ""):
     """Undo a removal: the content is published again and the item counts as approved."""
     _require_item_moderator(actor, item)
     if item.state != ItemState.REMOVED:
-        _invalid("item", _("Only removed content can be restored."))
+        invalid("item", _("Only removed content can be restored."))
     note = _note(note)
     _publish_target(actor, item)
     _resolve_flags(item, actor=actor, state=FlagState.DISMISSED, from_states=(FlagState.UPHELD,))
-    item.state = ItemState.APPROVED
-    item.resolved_at = timezone.now()
-    item.resolved_by = actor
-    item.handled_by_community = False
-    item.save(update_fields=["state", "resolved_at", "resolved_by", "handled_by_community"])
+    _decide(item, actor=actor, state=ItemState.APPROVED, by_community=False)
     _audit(ActionKind.RESTORE, actor=actor, item=item, note=note)
     _notice(NoticeKind.APPROVED, item=item)
+    return item
+
+
+ITEM_ACTIONS = ("approve", "dismiss", "remove", "restore", "warn", "suspend")
+
+
+def item_act(*, actor, item: ModerationItem, action: str, note: str = "", days: int | None = 7):
+    """One of :data:`ITEM_ACTIONS` on a queue item (the page's and the API's buttons); warn and
+    suspend sanction the item's author (``days``: None = until lifted)."""
+    if action == "approve":
+        item_approve(actor=actor, item=item, note=note)
+    elif action == "dismiss":
+        item_dismiss(actor=actor, item=item, note=note)
+    elif action == "remove":
+        item_remove(actor=actor, item=item, note=note)
+    elif action == "restore":
+        item_restore(actor=actor, item=item, note=note)
+    elif action == "warn":
+        member_warn(actor=actor, user=item.author, item=item, note=note)
+    elif action == "suspend":
+        member_suspend(actor=actor, user=item.author, item=item, days=days, note=note)
+    else:
+        raise ValueError(action)
     return item
 
 
@@ -419,7 +439,7 @@ def item_restore(*, actor, item: ModerationItem, note: str = ""):
 
 def _sanction_scope(actor, user, space: Space | None) -> None:
     if not community_access.is_authenticated(actor):
-        _invalid("actor", _("Log in first."))
+        invalid("actor", _("Log in first."))
     if space is None:
         if not access.can_sanction_globally(actor):
             raise community_access.NotAvailable(
@@ -432,13 +452,13 @@ def _sanction_scope(actor, user, space: Space | None) -> None:
             community_access.forbidden(_("Only the space's moderators can do this."), space=space)
         )
     if user is None:
-        _invalid("user", _("This member no longer exists."))
+        invalid("user", _("This member no longer exists."))
     if user.pk == actor.pk:
-        _invalid("user", _("You cannot sanction yourself."))
+        invalid("user", _("You cannot sanction yourself."))
     if community_access.is_manager(user) or (
         space is not None and community_access.can_moderate(user=user, space=space)
     ):
-        _invalid("user", _("Moderators and staff cannot be warned or suspended here."))
+        invalid("user", _("Moderators and staff cannot be warned or suspended here."))
 
 
 @transaction.atomic
@@ -448,7 +468,7 @@ def member_warn(*, actor, user, space: Space | None = None, item=None, note: str
     _sanction_scope(actor, user, space)
     note = _note(note)
     if not note:
-        _invalid("note", _("Say what the warning is about."))
+        invalid("note", _("Say what the warning is about."))
     sanction = MemberSanction.objects.create(
         user=user, space=space, kind=SanctionKind.WARN, reason=note, item=item, by=actor
     )
@@ -478,9 +498,9 @@ def member_suspend(
         try:
             days = int(days)
         except (TypeError, ValueError):
-            _invalid("days", _("Give the number of days."))
+            invalid("days", _("Give the number of days."))
         if not 1 <= days <= MAX_SUSPEND_DAYS:
-            _invalid("days", _("Between 1 and %(n)s days.") % {"n": MAX_SUSPEND_DAYS})
+            invalid("days", _("Between 1 and %(n)s days.") % {"n": MAX_SUSPEND_DAYS})
     until = timezone.now() + timedelta(days=days) if days else None
     sanction = MemberSanction.objects.create(
         user=user,
@@ -508,7 +528,7 @@ def member_suspend(
 @transaction.atomic
 def member_unsuspend(*, actor, sanction: MemberSanction, note: str = ""):
     if sanction.kind != SanctionKind.SUSPEND or sanction.lifted_at is not None:
-        _invalid("sanction", _("This suspension is not active."))
+        invalid("sanction", _("This suspension is not active."))
     if sanction.space_id is None:
         if not access.can_sanction_globally(actor):
             raise community_access.NotAvailable(
@@ -558,17 +578,17 @@ def settings_update(*, actor, space: Space | None = None, **values) -> Moderatio
         )
     unknown = set(values) - set(_LIMITS) - set(_BOOLS)
     if unknown:
-        _invalid(sorted(unknown)[0], _("Unknown setting."))
+        invalid(sorted(unknown)[0], _("Unknown setting."))
     for name, value in values.items():
         if value is None:
             continue
         if name in _BOOLS:
             if not isinstance(value, bool):
-                _invalid(name, _("Must be true or false."))
+                invalid(name, _("Must be true or false."))
             continue
         low, high = _LIMITS[name]
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            _invalid(name, _("Between %(low)s and %(high)s.") % {"low": low, "high": high})
+            invalid(name, _("Between %(low)s and %(high)s.") % {"low": low, "high": high})
     row = ModerationSettings.objects.select_for_update().filter(space=space).first()
     if row is None:
         row = ModerationSettings(space=space)

@@ -23,23 +23,11 @@ from django.views.decorators.http import require_POST
 
 from apiary.community import access as community_access
 from apiary.community import services as community_services
-from apiary.community.models import FlagReason, Space
+from apiary.community.models import FlagReason
 from apiary.community.views import community_view, htmx_aware, paginate, safe_next, show_errors
 from apiary.moderation import access, selectors, services
 from apiary.moderation.forms import ActionForm, FlagForm, QueueFilterForm, SettingsForm
 from apiary.moderation.models import ItemReason, ItemState
-
-ACTIONS = ("approve", "dismiss", "remove", "restore", "warn", "suspend")
-
-
-def _space_or_none(user, slug: str) -> Space | None:
-    if not slug:
-        return None
-    space = Space.objects.filter(slug=slug).first()
-    if space is None or not community_access.can_moderate(user=user, space=space):
-        raise Http404
-    return space
-
 
 # --- the queue --------------------------------------------------------------------------------
 
@@ -52,7 +40,7 @@ def queue_view(request: HttpRequest) -> HttpResponse:
     form = QueueFilterForm(request.GET or None)
     data = form.cleaned_data if form.is_valid() else {}
     state = data.get("state", ItemState.PENDING) if request.GET else ItemState.PENDING
-    space = _space_or_none(user, data.get("space") or "")
+    space = access.space_filter_for(user=user, slug=data.get("space") or "")
     items = selectors.queue_list(
         user=user, state=state or None, reason=data.get("reason") or None, space=space
     )
@@ -89,35 +77,15 @@ def queue_view(request: HttpRequest) -> HttpResponse:
 def item_view(request: HttpRequest, item_id: int) -> HttpResponse:
     user = request.user
     item = access.item_for_moderation(user=user, item_id=item_id)
-    detail = selectors.item_detail(user=user, item=item)
     return render(
         request,
         "moderation/item.html",
         {
-            "detail": detail,
+            "actions": selectors.item_actions(item),
             "item": selectors.queue_page([item])[0],
             "section": "community",
         },
     )
-
-
-def _run_action(actor, item, action: str, form: ActionForm):
-    note = form.cleaned_data.get("note") or ""
-    if action == "approve":
-        return services.item_approve(actor=actor, item=item, note=note)
-    if action == "dismiss":
-        return services.item_dismiss(actor=actor, item=item, note=note)
-    if action == "remove":
-        return services.item_remove(actor=actor, item=item, note=note)
-    if action == "restore":
-        return services.item_restore(actor=actor, item=item, note=note)
-    author = item.author
-    if action == "warn":
-        services.member_warn(actor=actor, user=author, item=item, note=note)
-        return item
-    days = form.cleaned_data.get("days") or None
-    services.member_suspend(actor=actor, user=author, item=item, days=days, note=note)
-    return item
 
 
 @require_POST
@@ -125,7 +93,7 @@ def _run_action(actor, item, action: str, form: ActionForm):
 @community_view
 def item_action_view(request: HttpRequest, item_id: int, action: str) -> HttpResponse:
     user = request.user
-    if action not in ACTIONS:
+    if action not in services.ITEM_ACTIONS:
         raise Http404
     item = access.item_for_moderation(user=user, item_id=item_id)
     form = ActionForm(request.POST)
@@ -134,7 +102,13 @@ def item_action_view(request: HttpRequest, item_id: int, action: str) -> HttpRes
         error = "; ".join(str(m) for msgs in form.errors.values() for m in msgs)
     else:
         try:
-            item = _run_action(user, item, action, form)
+            item = services.item_act(
+                actor=user,
+                item=item,
+                action=action,
+                note=form.cleaned_data.get("note") or "",
+                days=form.cleaned_data.get("days") or None,
+            )
         except ValidationError as exc:
             error = " ".join(exc.messages)
     done = {
