@@ -63,6 +63,19 @@ def can_moderate_space(*, user, space) -> bool:
     return community_access.can_moderate(user=user, space=space)
 
 
+def space_filter_for(*, user, slug: str | None):
+    """The space a queue, statistics or audit filter names, or None for no filter. A space the
+    user does not moderate answers 404, like one that does not exist (pages and API alike)."""
+    if not slug:
+        return None
+    from apiary.community.models import Space
+
+    space = Space.objects.filter(slug=slug).first()
+    if space is None or not can_moderate_space(user=user, space=space):
+        raise Http404
+    return space
+
+
 def can_configure(*, user, space=None) -> bool:
     """Settings: community-wide by staff managers, per space by its owners and staff managers."""
     if space is None:
