@@ -441,17 +441,10 @@ def _community_standing(apps, conversation, user) -> dict:
             "note": _("The community app is not installed, so there is no community standing."),
         }
     from apiary.accounts.models import User
-    from apiary.customers.models import Customer
 
     member = None
     if conversation.customer_id is not None:
-        member_id = (
-            Customer.objects.filter(pk=conversation.customer_id, user__isnull=False)
-            .values_list("user_id", flat=True)
-            .first()
-        )
-        if member_id:
-            member = User.objects.filter(pk=member_id, is_active=True).first()
+        member = User.objects.filter(customer__pk=conversation.customer_id, is_active=True).first()
     if member is None:
         return {
             "available": False,
@@ -459,7 +452,8 @@ def _community_standing(apps, conversation, user) -> dict:
         }
     from apiary.recognition.selectors import member_standing
 
-    standing = member_standing(user=member, viewer=user)
+    # badges_limit=0: the sidebar shows the count, not the badges themselves
+    standing = member_standing(user=member, viewer=user, badges_limit=0)
     details = standing.as_dict()
     details.pop("badges", None)
     return {"available": True, "standing": standing.summary(), "details": details}

@@ -444,7 +444,6 @@ def posts_visible_q(user, prefix: str = "") -> Q:
         # everything except other people's drafts
         return ~Q(**{f"{p}state": PostState.DRAFT}) | Q(**{f"{p}author_id": user.pk})
     readable = space_readable_q(user, f"{p}space__")
-    member_ids = _space_ids(user)
     mod_ids = _space_ids(user, roles=(SpaceRole.OWNER, SpaceRole.MODERATOR))
 
     state = Q(**{f"{p}state": PostState.PUBLISHED})
@@ -453,12 +452,24 @@ def posts_visible_q(user, prefix: str = "") -> Q:
     if mod_ids:
         state |= Q(**{f"{p}space_id__in": mod_ids}) & ~Q(**{f"{p}state": PostState.DRAFT})
 
-    audience = Q(**{f"{p}audience": Audience.EVERYONE})
+    audience = audience_q(user, p)
     if authed:
-        audience |= Q(**{f"{p}audience": Audience.REGISTERED}) | Q(**{f"{p}author_id": user.pk})
+        audience |= Q(**{f"{p}author_id": user.pk})
+    return readable & state & audience
+
+
+def audience_q(user, prefix: str = "") -> Q:
+    """The audience part of :func:`posts_visible_q` over ``{prefix}audience`` and
+    ``{prefix}space_id`` alone (the author's own posts are added by the caller): recognition's
+    ledger rows carry these two columns and filter with it (``recognition.access``)."""
+    p = prefix
+    audience = Q(**{f"{p}audience": Audience.EVERYONE})
+    if is_authenticated(user):
+        audience |= Q(**{f"{p}audience": Audience.REGISTERED})
+    member_ids = _space_ids(user)
     if member_ids:
         audience |= Q(**{f"{p}audience": Audience.MEMBERS, f"{p}space_id__in": member_ids})
-    return readable & state & audience
+    return audience
 
 
 def post_for_edit(*, user, post_id: int) -> Post:

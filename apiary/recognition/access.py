@@ -18,10 +18,10 @@ Discourse's trust level) computed from all activity, and says nothing about wher
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from apiary.community import access as community_access
-from apiary.community.models import Audience
+from apiary.community.models import Post
 from apiary.recognition.models import BadgeGrant, PointEntry, PointTotal
 
 
@@ -30,20 +30,15 @@ def visible_q(viewer) -> Q | None:
     that ``community.access.posts_visible`` would decide for its post; None = everything.
 
     - the space must be readable (``space_readable_queryset``: a short list of ids);
-    - "registered" audience needs a logged-in viewer, "members" a member of that space.
+    - the post's audience (``community.access.audience_q``, the very rule of ``posts_visible``):
+      "registered" needs a logged-in viewer, "members" a member of that space.
 
     Post state needs no condition: the job reverses the points of anything unpublished with
     entries dated like the original, so such a source sums to 0 in every period."""
     if community_access.is_manager(viewer):
         return None
     readable = list(community_access.space_readable_queryset(viewer).values_list("pk", flat=True))
-    audience = Q(audience=Audience.EVERYONE)
-    if community_access.is_authenticated(viewer):
-        audience |= Q(audience=Audience.REGISTERED)
-        members_of = [sid for sid in readable if community_access.is_member(viewer, sid)]
-        if members_of:
-            audience |= Q(audience=Audience.MEMBERS, space_id__in=members_of)
-    return audience & Q(space_id__in=readable)
+    return community_access.audience_q(viewer) & Q(space_id__in=readable)
 
 
 def entries_visible(viewer, qs: QuerySet | None = None) -> QuerySet:
@@ -65,10 +60,14 @@ def grants_visible(viewer, qs: QuerySet | None = None) -> QuerySet:
     """Live (not revoked) grants of enabled badges whose evidence the viewer may read."""
     qs = BadgeGrant.objects.all() if qs is None else qs
     readable_spaces = community_access.space_readable_queryset(viewer).values("pk")
-    visible_posts = community_access.posts_visible(viewer).values("pk")
+    # Correlated, not ``post_id__in=posts_visible(viewer)``: that would list every visible post
+    # first (SQLite materialises it) for the handful of grants earned for a post.
+    visible_post = Exists(
+        community_access.posts_visible(viewer, Post.objects.filter(pk=OuterRef("post_id")))
+    )
     evidence = (
         Q(space_id__isnull=True, post_id__isnull=True)
         | Q(post_id__isnull=True, space_id__in=readable_spaces)
-        | Q(post_id__in=visible_posts)
+        | Q(visible_post)
     )
     return qs.filter(evidence, revoked_at__isnull=True, badge__enabled=True)
