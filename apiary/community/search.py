@@ -37,6 +37,7 @@ from django.core.exceptions import EmptyResultSet
 from django.db import DatabaseError, connection
 from django.db.models import BooleanField, Count, Exists, OuterRef, Prefetch, Q
 from django.db.models.expressions import RawSQL
+from django.urls import reverse
 from django.utils.dateparse import parse_datetime
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
@@ -55,6 +56,7 @@ from apiary.community.models import (
     Space,
     Tag,
 )
+from apiary.community.selectors import comment_url
 from apiary.core.search_text import MAX_QUERY_CHARS, ParsedQuery, QuerySyntaxError
 
 SCAN_CAP = 3_000  # newest full-text matches read per index (posts; comments)
@@ -536,6 +538,13 @@ class Hit:
     tags: list[Tag]
     comment: Comment | None = None  # set when the post was found through this reply
     rank: float | None = None
+
+    @property
+    def url(self) -> str:
+        """The post, or the page of its thread that shows the reply it was found through."""
+        if self.comment is not None:
+            return comment_url(self.post.pk, self.comment.pk)
+        return reverse("community:post", args=[self.post.pk])
 
 
 @dataclass

@@ -533,6 +533,11 @@ def _url(name: str, *args) -> str:
         return ""
 
 
+def comment_url(post_id: int, comment_id: int) -> str:
+    """A reply's address: the page of its thread that shows it (long topics are paged)."""
+    return f"{_url('post', post_id)}?comment={comment_id}#comment-{comment_id}"
+
+
 def notification_render(notification: Notification) -> dict:
     """Wording and link, built now from the referenced objects. Call only on notifications that
     came through notification_list (already access-filtered)."""
@@ -568,8 +573,7 @@ def notification_render(notification: Notification) -> dict:
     if post is not None:
         url = _url("post", post.pk)
         if notification.comment_id and url:
-            # the page of the thread that shows it (long topics are paged)
-            url += f"?comment={notification.comment_id}#comment-{notification.comment_id}"
+            url = comment_url(post.pk, notification.comment_id)
     elif notification.kind == NotificationKind.MEMBERSHIP_REQUEST and notification.space_id:
         url = _url("members", notification.space.slug)
     elif notification.space_id:

@@ -177,9 +177,9 @@ def post_view(request: HttpRequest, post_id: int) -> HttpResponse:
         "reshare_of": lambda: detail().reshare_of,
         "voted": lambda: detail().my_idea_vote,
         "poll": lambda: _poll_context(detail().poll, interact()),
-        "contest": lambda: _contest_context(detail().contest, interact())
-        if detail().contest
-        else None,
+        "contest": lambda: (
+            _contest_context(detail().contest, interact()) if detail().contest else None
+        ),
         "idea_statuses": IdeaStatus.choices,
         "can": can,
         "can_react": interact,
@@ -271,7 +271,7 @@ def _int(request: HttpRequest, name: str) -> int | None:
 
 def comment_url(post, comment) -> str:
     """A comment's address: the page of the thread that shows it (long topics are paged)."""
-    return f"{_post_url(post)}?comment={comment.pk}#comment-{comment.pk}"
+    return selectors.comment_url(post.pk, comment.pk)
 
 
 def _older_versions(current: list, older: list) -> None:

@@ -147,8 +147,14 @@ def test_words_find_titles_bodies_and_replies(cafe):
     assert titles(run(bob, "particles")) == ["Burr or blade?"]
     found = run(bob, "conical")
     assert titles(found) == ["Burr or blade?"]
-    assert found.hits[0].comment is not None
-    assert "<mark>conical</mark>" in found.hits[0].snippet_html
+    hit = found.hits[0]
+    assert hit.comment is not None
+    assert "<mark>conical</mark>" in hit.snippet_html
+    # the link opens the page of the (paged) thread that shows the reply
+    assert hit.url.endswith(f"?comment={hit.comment.pk}#comment-{hit.comment.pk}")
+    assert (
+        run(bob, "compared").hits[0].url == f"/community/p/{run(bob, 'compared').hits[0].post.pk}/"
+    )
 
 
 @pytest.mark.parametrize(
