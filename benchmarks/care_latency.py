@@ -403,6 +403,13 @@ def run_backend(backend: str, args) -> dict:
     result: dict = {}
     try:
         subprocess.run([str(BIN / "apiary"), "migrate", "-v", "0"], env=env, check=True, cwd=ROOT)
+        # Production settings serve hashed static names from a manifest, as a deployment does.
+        subprocess.run(
+            [str(BIN / "apiary"), "collectstatic", "--noinput", "-v", "0"],
+            env=env,
+            check=True,
+            cwd=ROOT,
+        )
         # The demo's brand/competitor queries and the default inbox and alert rules.
         subprocess.run([sys.executable, __file__, "--setup"], env=env, check=True, cwd=ROOT)
         only = set(args.only.split(","))
