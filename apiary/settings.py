@@ -56,6 +56,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "apiary.web.middleware.ApiErrorShapeMiddleware",
     "apiary.web.middleware.BodySizeLimitMiddleware",
+    # anonymous topic pages whole from the cache, before sessions/CSRF/auth (see its docstring)
+    "apiary.community.topic_cache.AnonymousTopicCacheMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -94,7 +96,10 @@ TEMPLATES = [
 # --- Database ---------------------------------------------------------------------------------
 DATABASES = {"default": dj_database_url.parse(CONFIG.database_url, conn_max_age=60)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Persistent like PostgreSQL's: opening a SQLite connection re-reads the whole schema
+    # (dozens of tables, FTS5 tables, triggers) and runs the PRAGMAs below, ~1 ms a request.
+    # Tests open and close per request as before (live-server threads, per-test databases).
+    DATABASES["default"]["CONN_MAX_AGE"] = 0 if TESTING else 60
     DATABASES["default"]["OPTIONS"] = {
         # WAL lets readers run while one writer writes; IMMEDIATE takes the write lock up front
         # so two writers queue on `timeout` instead of failing with "database is locked".

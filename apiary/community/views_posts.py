@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from apiary.community import access, markdown, selectors, services, views_support
+from apiary.community import access, markdown, selectors, services, topic_cache, views_support
 from apiary.community.forms import CommentForm, IdeaStatusForm, PostForm
 from apiary.community.models import IdeaStatus, PostType, ReactionKind
 from apiary.community.views import (
@@ -137,6 +137,10 @@ def post_view(request: HttpRequest, post_id: int) -> HttpResponse:
         return files
 
     @functools.cache
+    def reshare_targets():
+        return _reshare_targets(user, post) if interact() else []
+
+    @functools.cache
     def can():
         d = detail()
         return {
@@ -174,6 +178,12 @@ def post_view(request: HttpRequest, post_id: int) -> HttpResponse:
         "comments": lambda: comment_page().object_list,
         "comment_page": comment_page,
         "accepted": lambda: detail().accepted_comment,
+        # The answer may sit on another page of a long thread: link to the page that shows it.
+        "accepted_url": lambda: (
+            selectors.comment_url(post.pk, post.accepted_comment_id)
+            if post.accepted_comment_id
+            else ""
+        ),
         "reshare_of": lambda: detail().reshare_of,
         "voted": lambda: detail().my_idea_vote,
         "poll": lambda: _poll_context(detail().poll, interact()),
@@ -191,13 +201,27 @@ def post_view(request: HttpRequest, post_id: int) -> HttpResponse:
         "share_url": request.build_absolute_uri(reverse("community:share_link", args=[share_token]))
         if share_token
         else "",
-        "reshare_targets": (lambda: _reshare_targets(user, post) if interact() else []),
+        "reshare_targets": reshare_targets,
         "og": og,
         # Members-only and closed content stays out of search engines even for readers.
         "noindex": og is None,
         "section": "community",
     }
-    return render(request, "community/post.html", context)
+    # A page every anonymous visitor shares is rendered with placeholders for the CSRF token
+    # and the live counters; topic_cache's middleware keeps it and fills them in per request.
+    mark = topic_cache.view_mark(request, post) if context["topic_cache_key"] else None
+    if mark is not None:
+        context.update(
+            csrf_token=topic_cache.CSRF_MARK,
+            views_count=topic_cache.VIEWS_MARK,
+            shares_count=topic_cache.SHARES_MARK,
+        )
+    else:
+        context.update(views_count=post.views_count, shares_count=post.shares_count)
+    response = render(request, "community/post.html", context)
+    if mark is not None:
+        response.apiary_topic_cache = mark
+    return response
 
 
 # Post fields the cached part of the topic page does not show (the sidebar shows the counts,

@@ -22,8 +22,11 @@ from support.stats import pct
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:130.0) Gecko/20100101 Firefox/130.0"
 
 
-async def _read_response(reader: asyncio.StreamReader, jar: dict) -> tuple[int, bool, int]:
-    """(status, keep_alive, body_bytes); cookies the server sets go into ``jar``."""
+async def _read_response(
+    reader: asyncio.StreamReader, jar: dict, out: dict | None = None
+) -> tuple[int, bool, int]:
+    """(status, keep_alive, body_bytes); cookies the server sets go into ``jar``; the values of
+    an ``X-Apiary-Cache`` header (hit / miss) are counted in ``out["cache"]``."""
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split(" ", 2)[1])
@@ -37,6 +40,9 @@ async def _read_response(reader: asyncio.StreamReader, jar: dict) -> tuple[int, 
             close = True
         elif name == "transfer-encoding" and "chunked" in value.lower():
             chunked = True
+        elif name == "x-apiary-cache" and out is not None:
+            tag = value.strip()
+            out["cache"][tag] = out["cache"].get(tag, 0) + 1
         elif name == "set-cookie":
             cookie, _, _attrs = value.strip().partition(";")
             key, _, val = cookie.partition("=")
@@ -80,7 +86,7 @@ async def _client(host, port, pick, deadline, budget, out, headers: str) -> None
                 "Connection: keep-alive\r\n\r\n".encode()
             )
             await writer.drain()
-            status, keep, size = await _read_response(reader, jar)
+            status, keep, size = await _read_response(reader, jar, out)
         except (OSError, asyncio.IncompleteReadError, ValueError):
             out["errors"] += 1
             if writer is not None:
@@ -109,9 +115,11 @@ def run(
     zipf: float = 1.0,
     seed: int = 5,
     headers: dict | None = None,
+    order: str = "zipf",
 ) -> dict:
     """Load ``paths`` (picked Zipf-weighted: the first ones most often, as real traffic favours
-    a few hot topics) and return requests, rps, latency percentiles and status counts."""
+    a few hot topics; ``order="cycle"``: each in turn, to visit every address once) and return
+    requests, rps, latency percentiles and status counts."""
     if not ipaddress.ip_address(host).is_loopback:
         raise ValueError("the load generator only targets loopback addresses")
     rng = random.Random(seed)
@@ -122,14 +130,19 @@ def run(
         cum.append(total)
     import bisect
 
+    turn = [0]
+
     def pick() -> str:
+        if order == "cycle":
+            turn[0] += 1
+            return paths[(turn[0] - 1) % len(paths)]
         return paths[min(len(paths) - 1, bisect.bisect(cum, rng.random() * total))]
 
     # A browser's User-Agent: the activity log ignores scripts and bots (and so would skip the
     # visit and view writes a real visitor causes).
     headers = {"User-Agent": BROWSER, "Accept": "text/html", **(headers or {})}
     header_text = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-    out: dict = {"latencies": [], "status": {}, "errors": 0, "bytes": 0}
+    out: dict = {"latencies": [], "status": {}, "errors": 0, "bytes": 0, "cache": {}}
 
     async def main() -> float:
         begin = time.perf_counter()
@@ -151,6 +164,7 @@ def run(
         "ok": ok,
         "errors": out["errors"],
         "status": {str(k): v for k, v in sorted(out["status"].items())},
+        "cache": dict(sorted(out["cache"].items())),
         "elapsed_s": round(elapsed, 2),
         "rps": round(ok / elapsed, 1) if elapsed else 0.0,
         "p50_ms": pct(lat, 0.50),
