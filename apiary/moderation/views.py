@@ -245,16 +245,27 @@ def flag_view(request: HttpRequest) -> HttpResponse:
                 return redirect(back)
         else:
             messages.error(request, _("Choose why you flag this."))
-    return render(
-        request,
-        "moderation/flag.html",
-        {
-            "form": form,
-            "post": post,
-            "comment": comment,
-            "reasons": FlagReason.choices,
-            "back": back,
-            "section": "community",
-        },
-        status=400 if request.method == "POST" else 200,
+    if request.method == "GET" and request.htmx:
+        # The topic page's "Flag" link asks for the form in place of itself.
+        return htmx_aware(
+            render(
+                request,
+                "moderation/_flag_form.html",
+                {"target_post": post, "target_comment": comment, "open": True},
+            )
+        )
+    return htmx_aware(
+        render(
+            request,
+            "moderation/flag.html",
+            {
+                "form": form,
+                "post": post,
+                "comment": comment,
+                "reasons": FlagReason.choices,
+                "back": back,
+                "section": "community",
+            },
+            status=400 if request.method == "POST" else 200,
+        )
     )

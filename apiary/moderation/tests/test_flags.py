@@ -142,3 +142,32 @@ def test_after_a_decision_new_flags_open_a_new_item(place, weights):
     items = ModerationItem.objects.filter(post=post).order_by("pk")
     assert [i.state for i in items] == ["approved", "pending"]
     assert items[1].flags_count == 1  # the dismissed flag does not count again
+
+
+def test_topic_page_links_each_reply_to_the_flag_form_and_htmx_loads_it_in_place(place, client):
+    post = place.posts[0]
+    reply = services.comment_create(author=place.members[1], post=post, body="Try the conical one")
+    client.force_login(place.members[2])
+    page = client.get(f"/community/p/{post.pk}/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    link = f'href="/community/moderation/flag/?comment={reply.pk}"'
+    assert link in html and f'hx-get="/community/moderation/flag/?comment={reply.pk}"' in html
+    # without JavaScript the link opens the flag page; with htmx only the form comes back
+    full = client.get(f"/community/moderation/flag/?comment={reply.pk}")
+    assert full.status_code == 200 and b"<html" in full.content
+    fragment = client.get(f"/community/moderation/flag/?comment={reply.pk}", HTTP_HX_REQUEST="true")
+    assert fragment.status_code == 200 and b"<html" not in fragment.content
+    assert b'name="reason"' in fragment.content and b"csrfmiddlewaretoken" in fragment.content
+    assert "HX-Request" in fragment["Vary"]
+    # the form posts the flag as before
+    token = fragment.content.split(b'name="csrfmiddlewaretoken" value="')[1].split(b'"')[0]
+    done = client.post(
+        "/community/moderation/flag/",
+        {"comment": reply.pk, "reason": "spam", "csrfmiddlewaretoken": token.decode()},
+    )
+    assert done.status_code == 302
+    assert ModerationItem.objects.filter(comment=reply).exists()
+    # the reply's author sees no flag link on their own reply
+    client.force_login(place.members[1])
+    assert link not in client.get(f"/community/p/{post.pk}/").content.decode()
