@@ -42,7 +42,7 @@ from apiary.community.models import (
 )
 from apiary.community.services import RateLimited
 from apiary.community.services._common import invalid
-from apiary.core.ratelimit import rate_limit_hit
+from apiary.core.ratelimit import rate_limit_count, rate_limit_hit
 from apiary.moderation import access, selectors, spam, trust
 from apiary.moderation.models import (
     ActionKind,
@@ -100,20 +100,16 @@ def _rate(user, *, kind: str, per_minute: int, per_hour: int) -> str:
         else:
             msg = _("You can write at most %(n)s replies a minute. Please wait a minute.")
         raise RateLimited(msg % {"n": per_minute})
-    if rate_limit_hit(
+    hits = rate_limit_count(
         bucket=f"moderation.{kind}.hour", key=key, limit=2 * per_hour, window_seconds=3600
-    ):
+    )
+    if hits < 0:
         if kind == "post":
             msg = _("You can publish at most %(n)s posts an hour. Please try again later.")
         else:
             msg = _("You can write at most %(n)s replies an hour. Please try again later.")
         raise RateLimited(msg % {"n": per_hour})
-    from apiary.accounts.models import RateEvent
-
-    recent = RateEvent.objects.filter(
-        bucket=f"moderation.{kind}.hour", key=key, at__gte=timezone.now() - timedelta(hours=1)
-    ).count()
-    return ItemReason.RATE if recent > per_hour else ""
+    return ItemReason.RATE if hits > per_hour else ""
 
 
 def _recent_texts(author) -> list[str]:
