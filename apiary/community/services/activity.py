@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from apiary.community.models import ActivityEvent, VisitSession
 from apiary.community.services._common import activity_record
+from apiary.core.db import counting_write
 
 logger = logging.getLogger(__name__)
 
@@ -46,19 +47,21 @@ def _ms(delta: timedelta) -> int:
 def session_start(*, user_id: int | None, now: datetime, data: dict | None = None) -> str:
     """Open a session: one row and one ``session.start`` event. Returns its id."""
     sid = secrets.token_hex(16)
-    VisitSession.objects.create(sid=sid, user_id=user_id, started_at=now, last_seen_at=now)
-    ActivityEvent.objects.create(
-        kind="session.start", user_id=user_id, session_key=sid, at=now, data=data or {}
-    )
+    with counting_write():
+        VisitSession.objects.create(sid=sid, user_id=user_id, started_at=now, last_seen_at=now)
+        ActivityEvent.objects.create(
+            kind="session.start", user_id=user_id, session_key=sid, at=now, data=data or {}
+        )
     return sid
 
 
 def session_touch(*, sid: str, now: datetime) -> bool:
     """Move ``last_seen_at``. False when the session is gone or already closed (the caller
     starts a new one)."""
-    return bool(
-        VisitSession.objects.filter(sid=sid, ended_at__isnull=True).update(last_seen_at=now)
-    )
+    with counting_write():
+        return bool(
+            VisitSession.objects.filter(sid=sid, ended_at__isnull=True).update(last_seen_at=now)
+        )
 
 
 def session_adopt(*, sid: str, user_id: int, now: datetime) -> bool:
