@@ -28,9 +28,11 @@ finding them at the next request (the membership cache is per request).
 from __future__ import annotations
 
 import re
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
+from time import monotonic
 from urllib.parse import urlencode
 
 from django.core.exceptions import EmptyResultSet
@@ -294,12 +296,22 @@ _PG_MATCH = " OR ".join(
     for c in st.PG_CONFIGS
 )
 PG_POST_IDS = (
-    f"SELECT post_id FROM community_post_search WHERE {_PG_MATCH} "  # noqa: S608 (constants)
-    "ORDER BY post_id DESC LIMIT %s"
+    f"SELECT post_id FROM community_post_search WHERE ({_PG_MATCH}) "  # noqa: S608 (constants)
+    "AND post_id > %s ORDER BY post_id DESC LIMIT %s"
 )
 PG_COMMENT_IDS = (
-    f"SELECT comment_id FROM community_comment_search WHERE {_PG_MATCH} "  # noqa: S608
-    "ORDER BY comment_id DESC LIMIT %s"
+    f"SELECT comment_id FROM community_comment_search WHERE ({_PG_MATCH}) "  # noqa: S608
+    "AND comment_id > %s ORDER BY comment_id DESC LIMIT %s"
+)
+# The newest SCAN_CAP matches are looked for among the newest 25,000 ids first, then among all:
+# for a common word PostgreSQL walks the primary key backwards and checks each row, and the
+# narrow range bounds that walk; the newest SCAN_CAP of the range are the newest overall
+# whenever the range holds that many, so the answer is the same. (A middle step of 250,000
+# cost words of middling frequency a third scan: measured at a million posts.)
+PG_ID_SPANS = (25_000, None)
+PG_TOP_IDS = (
+    "SELECT (SELECT max(post_id) FROM community_post_search), "
+    "(SELECT max(comment_id) FROM community_comment_search)"
 )
 PG_POST_RANKS = (
     "SELECT post_id, CAST(ts_rank(vector, to_tsquery(cfg, %s)) AS double precision) "
@@ -326,12 +338,31 @@ def _next_prefix(prefix: str) -> str:
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
+# Stem expansions found in the vocabularies, per word, for EXPANSION_TTL seconds: reading
+# fts5vocab walks the vocabulary's prefix range in both tables (~40 ms for a common stem at a
+# million posts). The query word itself is always searched, so a cached list can only be late
+# by that long to add a brand-new inflected form of it. 0 turns it off (tests: every test has
+# its own vocabulary).
+EXPANSION_TTL = 0 if "pytest" in sys.modules else 300
+_EXPANSION_CACHE: dict[tuple[str, str], tuple[float, list[str]]] = {}
+_EXPANSION_CACHE_MAX = 2_000
+
+
 def _sqlite_expansions(words: ParsedQuery) -> dict[str, list[str]]:
     """Indexed words sharing a Snowball stem with each query word (posts' and comments'
-    vocabularies), in one query."""
-    wanted = st.expandable_words(words)
+    vocabularies), in one query for the words not in the cache."""
+    now = monotonic()
+    db = str(connection.settings_dict["NAME"])
+    out: dict[str, list[str]] = {}
+    wanted = []
+    for word in st.expandable_words(words):
+        hit = _EXPANSION_CACHE.get((db, word)) if EXPANSION_TTL else None
+        if hit is not None and hit[0] > now:
+            out[word] = hit[1]
+        else:
+            wanted.append(word)
     if not wanted:
-        return {}
+        return out
     parts, params = [], []
     for i, word in enumerate(wanted):
         prefix = st.stem_prefix(word)
@@ -348,10 +379,13 @@ def _sqlite_expansions(words: ParsedQuery) -> dict[str, list[str]]:
     found: dict[int, Counter] = {}
     for i, term, cnt in rows:
         found.setdefault(i, Counter())[term] += cnt
-    out = {}
+    if len(_EXPANSION_CACHE) > _EXPANSION_CACHE_MAX:
+        _EXPANSION_CACHE.clear()
     for i, word in enumerate(wanted):
         terms = [t for t, _n in found.get(i, Counter()).most_common()]
         out[word] = st.choose_expansions(word, terms)
+        if EXPANSION_TTL:
+            _EXPANSION_CACHE[(db, word)] = (now + EXPANSION_TTL, out[word])
     return out
 
 
@@ -370,12 +404,11 @@ def _text_matches(words: ParsedQuery, *, ranked: bool) -> _Matches:
     PostgreSQL ranks the same newest ones later, from their vectors (``_pg_ranks``)."""
     if connection.vendor == "postgresql":
         tsq = st.tsquery(words)
-        args = [tsq] * len(st.PG_CONFIGS) + [SCAN_CAP]
         with connection.cursor() as cur:
-            cur.execute(PG_POST_IDS, args)
-            post_ids = [int(r[0]) for r in cur.fetchall()]
-            cur.execute(PG_COMMENT_IDS, args)
-            comment_ids = [int(r[0]) for r in cur.fetchall()]
+            cur.execute(PG_TOP_IDS)
+            top_post, top_comment = cur.fetchone()
+        post_ids = _pg_newest(PG_POST_IDS, top_post or 0, tsq)
+        comment_ids = _pg_newest(PG_COMMENT_IDS, top_comment or 0, tsq)
         return _Matches(post_ids, comment_ids, {}, {})
     match = st.fts5_match(words, _sqlite_expansions(words))
     found: dict[str, list[int]] = {}
@@ -394,6 +427,20 @@ def _text_matches(words: ParsedQuery, *, ranked: bool) -> _Matches:
     except DatabaseError:  # pragma: no cover - the MATCH text is built from tokens only
         raise SearchError("q", _("This search text cannot be searched.")) from None
     return _Matches(found["posts"], found["comments"], ranks["posts"], ranks["comments"])
+
+
+def _pg_newest(sql: str, top: int, tsq: str) -> list[int]:
+    """The newest ``SCAN_CAP`` ids matching ``tsq`` (``top``: the newest id), through
+    ``PG_ID_SPANS``."""
+    with connection.cursor() as cur:
+        ids: list[int] = []
+        for span in PG_ID_SPANS:
+            floor = top - span if span is not None else 0
+            cur.execute(sql, [tsq] * len(st.PG_CONFIGS) + [max(0, floor), SCAN_CAP])
+            ids = [int(r[0]) for r in cur.fetchall()]
+            if len(ids) >= SCAN_CAP or floor <= 0:
+                break
+        return ids
 
 
 def _pg_ranks(sql: str, words: ParsedQuery, ids: list[int]) -> dict[int, float]:
