@@ -220,15 +220,29 @@ APIARY_CARE_BRAND_HANDLES = CONFIG.care_brand_handles
 # change shows at the next request; sharing means each page is rendered once, not once per
 # worker (benchmarks/community_pages.py: +30% anonymous topic pages per second with 3 workers).
 # Tests keep a per-process cache: parallel test runs must not share entries.
+# "fragments" is per process, in memory: small pieces rendered dozens of times a page (a
+# topic's replies, views_posts.comment_cache_key), where a file per piece would cost more to
+# write (Django's file cache lists its directory on every set) than to render.
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
         "LOCATION": str(VAR_DIR / "cache"),
         "OPTIONS": {"MAX_ENTRIES": 5000},
-    }
+    },
+    "fragments": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "apiary-fragments",
+        "OPTIONS": {"MAX_ENTRIES": 10000},
+    },
 }
 if TESTING:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "fragments": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "apiary-test-fragments",
+        },
+    }
 
 # --- Background tasks -------------------------------------------------------------------------
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}

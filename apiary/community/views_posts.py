@@ -118,11 +118,14 @@ def post_view(request: HttpRequest, post_id: int) -> HttpResponse:
     @functools.cache
     def comment_page():
         page = selectors.comment_page(user=user, post=post, page=page_param, comment_id=comment_id)
+        shared = _comment_key_context()
         for comment in page.object_list:
             comment.reaction_bar = _comment_bar(comment)
+            comment.cache_key = comment_cache_key(comment, post, shared)
             comment.reply_list = getattr(comment, "visible_replies", [])
             for reply in comment.reply_list:
                 reply.reaction_bar = _comment_bar(reply)
+                reply.cache_key = comment_cache_key(reply, post, shared)
         return page
 
     @functools.cache
@@ -227,6 +230,35 @@ def post_view(request: HttpRequest, post_id: int) -> HttpResponse:
 # Post fields the cached part of the topic page does not show (the sidebar shows the counts,
 # live) or that change without changing it.
 _UNCACHED_FIELDS = {"views_count", "shares_count", "body", "official_response"}
+
+
+def _comment_key_context() -> tuple:
+    from django.utils import timezone, translation
+
+    return (translation.get_language(), timezone.get_current_timezone_name())
+
+
+def comment_cache_key(comment, post, shared: tuple) -> str:
+    """The key of a reply's shared part in ``_comment.html`` (avatar, author, labels, time,
+    text): a digest of everything it shows, so an edit, a moderation state, a renamed author or
+    a newly accepted answer is a new key. Nothing in that part depends on the viewer, so one
+    rendering serves everyone who may read the reply (the page decided that)."""
+    import hashlib
+
+    author = comment.author
+    parts = (
+        comment.pk,
+        comment.parent_id is not None,
+        comment.state,
+        comment.created_at,
+        comment.edited_at,
+        comment.body_html,
+        (author.pk, author.display_name, author.email) if author else None,
+        comment.pk == post.accepted_comment_id,
+        shared,
+    )
+    digest = hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
+    return f"community:comment:{digest}"
 
 
 def topic_cache_key(*, user, post, page, comment_id=None) -> str:
