@@ -48,8 +48,9 @@ TTL = 600  # seconds; a stamp change makes a new key long before that
 VIEWS_MARK = "\x01apiary-views\x01"
 SHARES_MARK = "\x01apiary-shares\x01"
 CSRF_MARK = "\x01apiary-csrf\x01"
-# Columns that change without changing the page (the live counters are spliced in).
-_POST_SKIP = {"views_count", "shares_count", "body", "official_response"}
+# Post fields that change without changing the page (the live counters are spliced in; the
+# page shows the rendered HTML, not the sources). The fragment key (views_posts) uses it too.
+UNCACHED_POST_FIELDS = {"views_count", "shares_count", "body", "official_response"}
 _SPACE_SKIP = {"members_count", "posts_count", "last_activity_at"}
 _AUTHOR_COLUMNS = ("display_name", "email", "is_active")  # what ``User.name`` and the page use
 _CLOCK_FIELDS = (
@@ -82,7 +83,9 @@ def _stamp_sql() -> str:
     from apiary.community.models import Post, Space
 
     q = connection.ops.quote_name
-    post_cols = [f.column for f in Post._meta.concrete_fields if f.attname not in _POST_SKIP]
+    post_cols = [
+        f.column for f in Post._meta.concrete_fields if f.attname not in UNCACHED_POST_FIELDS
+    ]
     space_cols = [f.column for f in Space._meta.concrete_fields if f.attname not in _SPACE_SKIP]
     select = (
         [f"p.{q(c)}" for c in post_cols]
@@ -134,8 +137,8 @@ def view_mark(request, post) -> dict | None:
     page: the cache entry's details, or None when this answer must not be shared. The stamp
     was read by the middleware *before* the view read the post, so a change in between files
     the newer page under the older key, which no later request asks for."""
-    row = getattr(request, "apiary_topic_stamp", None)
-    if row is None or not eligible(request):
+    row = getattr(request, "apiary_topic_stamp", None)  # set only for eligible requests
+    if row is None:
         return None
     return {
         "key": key_for(request, row),

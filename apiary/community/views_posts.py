@@ -227,9 +227,6 @@ def post_view(request: HttpRequest, post_id: int) -> HttpResponse:
     return response
 
 
-# Post fields the cached part of the topic page does not show (the sidebar shows the counts,
-# live) or that change without changing it.
-_UNCACHED_FIELDS = {"views_count", "shares_count", "body", "official_response"}
 
 
 def _comment_key_context() -> tuple:
@@ -288,7 +285,7 @@ def topic_cache_key(*, user, post, page, comment_id=None) -> str:
     fields = tuple(
         getattr(post, f.attname)
         for f in type(post)._meta.concrete_fields
-        if f.attname not in _UNCACHED_FIELDS
+        if f.attname not in topic_cache.UNCACHED_POST_FIELDS
     )
     page = page if page == "last" else str(_page_number(page))
     clock = (
