@@ -227,8 +227,6 @@ def post_view(request: HttpRequest, post_id: int) -> HttpResponse:
     return response
 
 
-
-
 def _comment_key_context() -> tuple:
     from django.utils import timezone, translation
 

@@ -92,7 +92,12 @@ def _get_identifier():
             if _identifier is None:
                 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-                _identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+                identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+                # The model ships as float16; every detection's matrix product converted its
+                # rows to float32 first (half the detector's time). Converting the table once
+                # gives bit-identical scores for 28 MB more per process that detects languages.
+                identifier.nb_ptc = identifier.nb_ptc.astype("float32")
+                _identifier = identifier
     return _identifier
 
 

@@ -102,6 +102,15 @@ class OutboxStream(Stream):
         adapt = connection.ops.adapt_datetimefield_value
         params = [adapt(now + _lease()), adapt(now), batch_size]
         with transaction.atomic(), connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                # The planner's statistics for a queue table are always stale (it fills and
+                # drains faster than autovacuum analyses it): it then guessed a few hundred
+                # ready rows and chose a bitmap scan plus a sort of the whole backlog — 80-250
+                # ms per claim at a 130k-row backlog, half of PostgreSQL's CPU during ingest.
+                # Walking the partial index in id order stops after one batch, whatever the
+                # backlog; these settings end with the transaction.
+                cursor.execute("SET LOCAL enable_bitmapscan = off")
+                cursor.execute("SET LOCAL enable_sort = off")
             cursor.execute(
                 f"UPDATE {table} SET {_q('available_at')} = %s, "
                 f"{_q('attempts')} = {_q('attempts')} + 1 "

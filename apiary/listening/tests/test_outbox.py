@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 
 from apiary.listening.consumer import handle_batch
@@ -105,3 +106,31 @@ def test_parked_records_can_be_put_back_on_the_stream():
     assert "Re-published 1 parked records; 1 still cannot be decoded." in out.getvalue()
     assert Mention.objects.count() == 1
     assert OutboxEntry.objects.get().external_id == "bad"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL storage")
+def test_postgres_outbox_is_stored_as_a_queue_table_and_claims_walk_the_index():
+    # given: migration 0008's storage settings
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT reloptions FROM pg_class WHERE relname = %s", [OutboxEntry._meta.db_table]
+        )
+        options = set(cursor.fetchone()[0] or [])
+    assert {"fillfactor=50", "autovacuum_vacuum_threshold=20000"} <= options
+    # when: the planner believes the table is empty (never analysed) but it holds a backlog
+    stream = OutboxStream()
+    stream.publish([raw_mention() for _ in range(600)])
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        cursor.execute("SET LOCAL enable_sort = off")
+        cursor.execute(
+            f"EXPLAIN SELECT id FROM {OutboxEntry._meta.db_table} "  # noqa: S608
+            "WHERE failed_at IS NULL AND available_at <= now() ORDER BY id LIMIT 500 "
+            "FOR UPDATE SKIP LOCKED"
+        )
+        plan = "\n".join(r[0] for r in cursor.fetchall())
+    rows = stream.claim(500)
+    # then: the claim's settings give an ordered walk of the partial index, oldest first
+    assert "listening_outbox_ready" in plan and "Sort" not in plan and "Bitmap" not in plan
+    assert len(rows) == 500 and [r[0] for r in rows] == sorted(r[0] for r in rows)
+    assert rows[0][0] == OutboxEntry.objects.order_by("id").first().pk
