@@ -16,22 +16,15 @@ branch is NULL on NULL input). Stored vectors need no rebuild: the output is unc
 Community search (its 0002) calls the same function.
 """
 
+import importlib
+
 from django.db import migrations
 
-FOLD_FROM = (
-    "àáâãäåçèéêëìíîïñòóôõöùúûüýÿāăąćĉċčďēĕėęěĝğġģĥĩīĭįĵķĺļľńņňōŏőŕŗřśŝşšţťũūŭůűųŵŷźżž"
-    "ſơưǎǐǒǔǖǘǚǜǟǧǩǫǭǰǵǹǻȁȃȅȇȉȋȍȏȑȓȕȗșțȟȧȩȫȭȯȱȳḁḃḅḇḉḋḍḏḑḓḕḗḙḛḝḟḡḣḥḧḩḫḭḯḱḳḵḷḹḻḽḿṁṃṅṇṉṋ"
-    "ṍṏṑṓṕṗṙṛṝṟṡṣṥṧṩṫṭṯṱṳṵṷṹṻṽṿẁẃẅẇẉẋẍẏẑẓẕẖẗẘẙẛạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừ"
-    "ửữựỳỵỷỹ"
-)
-FOLD_TO = (
-    "aaaaaaceeeeiiiinooooouuuuyyaaaccccdeeeeegggghiiiijklllnnnooorrrssssttuuuuuuwyzzz"
-    "souaiouuuuuagkoojgnaaaeeiioorruusthaeooooyabbbcdddddeeeeefghhhhhiikkkllllmmmnnnn"
-    "oooopprrrrsssssttttuuuuuvvwwwwwxxyzzzhtwysaaaaaaaaaaaaeeeeeeeeiioooooooooooouuuu"
-    "uuuyyyy"
-)
-COMBINING = "".join(chr(c) for c in range(0x300, 0x370))
-PG_FOLDABLE = "[\u00c0-\u024f\u1e00-\u1eff\u0300-\u036f]"  # as in 0002: worth folding at all
+# The fold table as 0002 froze it (not the live ``search_text`` copy: a migration must keep
+# meaning what it meant when it ran).
+_0002 = importlib.import_module("apiary.listening.migrations.0002_search")
+FOLD_FROM, FOLD_TO, COMBINING = _0002.FOLD_FROM, _0002.FOLD_TO, _0002.COMBINING
+PG_FOLDABLE = _0002.PG_FOLDABLE  # text worth folding at all
 BEYOND_LATIN1 = "[\u0100-\u024f\u1e00-\u1eff\u0300-\u036f]"  # needs the whole table
 
 
