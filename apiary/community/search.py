@@ -37,7 +37,7 @@ from time import monotonic
 from urllib.parse import urlencode
 
 from django.core.exceptions import EmptyResultSet
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection
 from django.db.models import BooleanField, Count, Exists, OuterRef, Prefetch, Q
 from django.db.models.expressions import RawSQL
 from django.urls import reverse
@@ -60,6 +60,7 @@ from apiary.community.models import (
     Tag,
 )
 from apiary.community.selectors import comment_url
+from apiary.core.db import local_settings
 from apiary.core.search_text import MAX_QUERY_CHARS, ParsedQuery, QuerySyntaxError
 
 SCAN_CAP = 3_000  # newest full-text matches read per index (posts; comments)
@@ -447,12 +448,9 @@ def _pg_newest(sql: str, top: int, queries: list[str]) -> list[int]:
     ceiling = top
     for span in PG_ID_SPANS:
         floor = max(0, top - span) if span is not None else 0
-        # Inside a caller's transaction SET LOCAL would outlive this query: then the planner
-        # chooses (the answer is the same either way).
-        walk = span is not None and not connection.in_atomic_block
-        with transaction.atomic() if walk else nullcontext(), connection.cursor() as cur:
-            if walk:
-                cur.execute("SET LOCAL enable_bitmapscan = off")
+        # Inside a caller's transaction the planner chooses (local_settings); same answer.
+        walk = local_settings(savepoint=False, enable_bitmapscan="off")
+        with walk if span is not None else nullcontext(), connection.cursor() as cur:
             cur.execute(sql, [*queries, floor, ceiling, SCAN_CAP - len(ids)])
             ids += [int(r[0]) for r in cur.fetchall()]
         if len(ids) >= SCAN_CAP or floor <= 0:

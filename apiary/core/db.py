@@ -2,9 +2,35 @@
 
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 
 from django.db import connection, transaction
+
+_SETTING_NAME = re.compile(r"[a-z_]+")
+_SETTING_VALUE = re.compile(r"[A-Za-z0-9_.]+")
+
+
+@contextmanager
+def local_settings(*, savepoint: bool = True, **settings: str):
+    """One transaction with PostgreSQL settings for it alone (``SET LOCAL``): planner hints for
+    one query, a relaxed commit.
+
+    Applied only when this is the outermost transaction: inside a caller's, a setting would last
+    until the caller's commit and change its other statements too, so there every setting is
+    left as it was and this is a savepoint (``savepoint=False``: nothing at all, for hints that
+    need no rollback of their own). Other databases: just the transaction. Names and values
+    are code constants, checked, since ``SET`` takes no parameters."""
+    for name, value in settings.items():
+        if not (_SETTING_NAME.fullmatch(name) and _SETTING_VALUE.fullmatch(value)):
+            raise ValueError(f"not a setting: {name}={value!r}")
+    apply = connection.vendor == "postgresql" and not connection.in_atomic_block
+    with transaction.atomic(savepoint=savepoint):
+        if apply:
+            with connection.cursor() as cursor:
+                for name, value in settings.items():
+                    cursor.execute(f"SET LOCAL {name} = {value}")
+        yield
 
 
 @contextmanager
@@ -19,11 +45,6 @@ def counting_write():
     never corrupts anything or loses a write anyone saw confirmed elsewhere. SQLite in WAL mode
     with ``synchronous=NORMAL`` (settings.py) already commits without a sync. Never use this
     for content, money or anything a person was told is saved."""
-    # Inside a caller's transaction the setting would relax the caller's commit too: then
-    # this is just a savepoint and the commit stays the caller's.
-    relax = connection.vendor == "postgresql" and not connection.in_atomic_block
-    with transaction.atomic():
-        if relax:
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+    # Inside a caller's transaction the commit stays the caller's (local_settings).
+    with local_settings(synchronous_commit="off"):
         yield

@@ -1,4 +1,5 @@
-"""core.db.counting_write: one transaction, relaxed commit on PostgreSQL only at the top level."""
+"""core.db.local_settings and counting_write: one transaction; PostgreSQL settings for it alone,
+and only at the top level."""
 
 from __future__ import annotations
 
@@ -34,3 +35,19 @@ def test_the_relaxed_commit_is_local_and_never_leaks_into_a_callers_transaction(
     assert _setting() == "on"  # SET LOCAL ends with its transaction
     with transaction.atomic(), counting_write():
         assert _setting() == "on"  # the caller's commit keeps its guarantees
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL settings")
+def test_local_settings_set_several_for_the_transaction_only():
+    from apiary.core.db import local_settings
+
+    def show(name):
+        with connection.cursor() as cursor:
+            cursor.execute(f"SHOW {name}")
+            return cursor.fetchone()[0]
+
+    with local_settings(enable_bitmapscan="off", enable_sort="off"):
+        assert (show("enable_bitmapscan"), show("enable_sort")) == ("off", "off")
+    assert (show("enable_bitmapscan"), show("enable_sort")) == ("on", "on")
+    with transaction.atomic(), local_settings(enable_sort="off"):
+        assert show("enable_sort") == "on"

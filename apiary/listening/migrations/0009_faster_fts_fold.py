@@ -52,13 +52,7 @@ def function_sql() -> str:
 
 def function_sql_0002() -> str:
     """The body this migration replaces (for ``backwards`` and the equivalence test)."""
-    return (
-        "CREATE OR REPLACE FUNCTION apiary_fts_text(t text) RETURNS text "
-        "LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$ "
-        f"SELECT regexp_replace(CASE WHEN t ~ '{PG_FOLDABLE}' "
-        f"THEN translate(lower(t), {_lit(FOLD_FROM + COMBINING)}, {_lit(FOLD_TO)}) "
-        "ELSE lower(t) END, '[^[:alnum:]]+', ' ', 'g') $$"
-    )
+    return _0002._pg_up()[0]
 
 
 def forwards(apps, schema_editor):

@@ -23,6 +23,8 @@ from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
+from apiary.core.db import local_settings
+
 from ..models import OutboxEntry
 from ..raw import RawMention, mention_from_json
 from .base import Delivery, Handler, Stream
@@ -52,6 +54,28 @@ def _lease() -> timedelta:
 
 def _q(name: str) -> str:
     return connection.ops.quote_name(name)
+
+
+# The planner's statistics for a queue table are always stale (it fills and drains faster than
+# autovacuum analyses it): it then guessed a few hundred ready rows and chose a bitmap scan plus
+# a sort of the whole backlog — 80-250 ms per claim at a 130k-row backlog, half of PostgreSQL's
+# CPU during ingest. Walking the partial index in id order stops after one batch, whatever the
+# backlog. PostgreSQL only, for the claim's transaction only (core.db.local_settings).
+CLAIM_SETTINGS = {"enable_bitmapscan": "off", "enable_sort": "off"}
+
+
+def claim_sql() -> str:
+    """Lease the oldest ready rows: params (lease end, now, batch size)."""
+    table = _q(OutboxEntry._meta.db_table)
+    lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    return (
+        f"UPDATE {table} SET {_q('available_at')} = %s, "
+        f"{_q('attempts')} = {_q('attempts')} + 1 "
+        f"WHERE {_q('id')} IN (SELECT {_q('id')} FROM {table} "
+        f"WHERE {_q('failed_at')} IS NULL AND {_q('available_at')} <= %s "
+        f"ORDER BY {_q('id')} LIMIT %s{lock}) "
+        f"RETURNING {_q('id')}, {_q('payload')}, {_q('attempts')}"
+    )
 
 
 class OutboxStream(Stream):
@@ -97,29 +121,10 @@ class OutboxStream(Stream):
     def claim(self, batch_size: int) -> list[tuple[int, str, int]]:
         """Lease up to ``batch_size`` ready rows: ``(id, payload, attempts)``, oldest first."""
         now = timezone.now()
-        table = _q(OutboxEntry._meta.db_table)
-        lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
         adapt = connection.ops.adapt_datetimefield_value
         params = [adapt(now + _lease()), adapt(now), batch_size]
-        with transaction.atomic(), connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                # The planner's statistics for a queue table are always stale (it fills and
-                # drains faster than autovacuum analyses it): it then guessed a few hundred
-                # ready rows and chose a bitmap scan plus a sort of the whole backlog — 80-250
-                # ms per claim at a 130k-row backlog, half of PostgreSQL's CPU during ingest.
-                # Walking the partial index in id order stops after one batch, whatever the
-                # backlog; these settings end with the transaction.
-                cursor.execute("SET LOCAL enable_bitmapscan = off")
-                cursor.execute("SET LOCAL enable_sort = off")
-            cursor.execute(
-                f"UPDATE {table} SET {_q('available_at')} = %s, "
-                f"{_q('attempts')} = {_q('attempts')} + 1 "
-                f"WHERE {_q('id')} IN (SELECT {_q('id')} FROM {table} "
-                f"WHERE {_q('failed_at')} IS NULL AND {_q('available_at')} <= %s "
-                f"ORDER BY {_q('id')} LIMIT %s{lock}) "
-                f"RETURNING {_q('id')}, {_q('payload')}, {_q('attempts')}",
-                params,
-            )
+        with local_settings(savepoint=False, **CLAIM_SETTINGS), connection.cursor() as cursor:
+            cursor.execute(claim_sql(), params)
             rows = cursor.fetchall()
         rows.sort()
         return rows

@@ -3,12 +3,13 @@
 from datetime import timedelta
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
+from apiary.core.db import local_settings
 from apiary.listening.consumer import handle_batch
 from apiary.listening.models import Mention, OutboxEntry
-from apiary.listening.stream.outbox import MAX_ATTEMPTS, OutboxStream
+from apiary.listening.stream.outbox import CLAIM_SETTINGS, MAX_ATTEMPTS, OutboxStream, claim_sql
 
 from .factories import raw_mention
 
@@ -109,6 +110,7 @@ def test_parked_records_can_be_put_back_on_the_stream():
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL storage")
+@pytest.mark.django_db(transaction=True)  # the claim's settings apply only at the top level
 def test_postgres_outbox_is_stored_as_a_queue_table_and_claims_walk_the_index():
     # given: migration 0008's storage settings
     with connection.cursor() as cursor:
@@ -120,17 +122,12 @@ def test_postgres_outbox_is_stored_as_a_queue_table_and_claims_walk_the_index():
     # when: the planner believes the table is empty (never analysed) but it holds a backlog
     stream = OutboxStream()
     stream.publish([raw_mention() for _ in range(600)])
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_bitmapscan = off")
-        cursor.execute("SET LOCAL enable_sort = off")
-        cursor.execute(
-            f"EXPLAIN SELECT id FROM {OutboxEntry._meta.db_table} "  # noqa: S608
-            "WHERE failed_at IS NULL AND available_at <= now() ORDER BY id LIMIT 500 "
-            "FOR UPDATE SKIP LOCKED"
-        )
+    now = timezone.now()
+    with local_settings(**CLAIM_SETTINGS), connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + claim_sql(), [now + timedelta(seconds=30), now, 500])
         plan = "\n".join(r[0] for r in cursor.fetchall())
     rows = stream.claim(500)
-    # then: the claim's settings give an ordered walk of the partial index, oldest first
+    # then: the claim's own statement and settings walk the partial index, oldest first
     assert "listening_outbox_ready" in plan and "Sort" not in plan and "Bitmap" not in plan
     assert len(rows) == 500 and [r[0] for r in rows] == sorted(r[0] for r in rows)
     assert rows[0][0] == OutboxEntry.objects.order_by("id").first().pk
