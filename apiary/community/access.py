@@ -31,10 +31,12 @@ user's memberships), so filtering a list costs no query per row.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from django.core.exceptions import PermissionDenied
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
@@ -778,6 +780,77 @@ def recipients_who_can_see(*, user_ids, post: Post, comment: Comment | None = No
     return list(
         User.objects.filter(pk__in=ids, is_active=True).filter(cond).values_list("pk", flat=True)
     )
+
+
+# --- the anonymous topic page's stamp ---------------------------------------------------------
+
+# Every column post_decision reads for an anonymous visitor: the post's state, audience and
+# space, and the space's visibility. The parent space's row comes too (its visibility: a
+# sub-space is never more open than its parent, so a change there is a new stamp at once).
+ANONYMOUS_DECISION_POST_FIELDS = frozenset({"state", "audience", "space_id"})
+ANONYMOUS_DECISION_SPACE_FIELDS = frozenset({"visibility", "parent_id"})
+
+
+@dataclass(frozen=True)
+class StampShape:
+    """What a cached anonymous topic page shows beyond what decides access
+    (``topic_cache.STAMP_SHAPE``). The decision's own columns are always in the stamp: a shape
+    that would leave one out is refused."""
+
+    post_ignored: frozenset[str]  # post fields that never change the page
+    space_ignored: frozenset[str]  # space fields that never change the page
+    author_columns: tuple[str, ...]  # the author's columns the page shows
+    live_columns: tuple[str, ...]  # post columns shown live: read last, not part of the stamp
+
+
+@functools.cache
+def _anonymous_stamp_sql(shape: StampShape) -> str:
+    from apiary.accounts.models import User
+
+    dropped = (ANONYMOUS_DECISION_POST_FIELDS & shape.post_ignored) | (
+        ANONYMOUS_DECISION_SPACE_FIELDS & shape.space_ignored
+    )
+    if dropped:
+        raise ValueError(f"the anonymous decision reads {sorted(dropped)}: they stay in the stamp")
+    q = connection.ops.quote_name
+    post_cols = [
+        f.column for f in Post._meta.concrete_fields if f.attname not in shape.post_ignored
+    ]
+    space_cols = [
+        f.column for f in Space._meta.concrete_fields if f.attname not in shape.space_ignored
+    ]
+    live_cols = [Post._meta.get_field(name).column for name in shape.live_columns]
+    select = (
+        [f"p.{q(c)}" for c in post_cols]
+        + [f"s.{q(c)}" for c in space_cols]
+        + [f"ps.{q(c)}" for c in space_cols]
+        + [f"u.{q(c)}" for c in shape.author_columns]
+        + [f"p.{q(c)}" for c in live_cols]
+    )
+    return (
+        # identifiers from model metadata, quoted; the post id is a parameter
+        f"SELECT {', '.join(select)} FROM {q(Post._meta.db_table)} p"  # noqa: S608
+        f" JOIN {q(Space._meta.db_table)} s ON s.id = p.space_id"
+        f" LEFT JOIN {q(Space._meta.db_table)} ps ON ps.id = s.parent_id"
+        f" LEFT JOIN {q(User._meta.db_table)} u ON u.id = p.author_id"
+        f" WHERE p.id = %s"
+    )
+
+
+def anonymous_topic_stamp(post_id: int, shape: StampShape) -> tuple | None:
+    """The topic's *stamp* for the anonymous whole-page cache (``topic_cache``): one indexed raw
+    row, read fresh on every request, holding every column that decides whether an anonymous
+    visitor may read the post (:data:`ANONYMOUS_DECISION_POST_FIELDS`,
+    :data:`ANONYMOUS_DECISION_SPACE_FIELDS`, for the post's space and its parent) plus what
+    ``shape`` says the page shows, then ``shape.live_columns``. None when the post is gone.
+
+    Why it lives here: a cached page is served without asking :func:`post_decision` again, so
+    the rule "which columns decide what an anonymous visitor may see" must sit beside that
+    decision. Anything that turns the answer into a 403/404 changes the stamp; the cache only
+    keeps pages written after :func:`post_for_view` allowed an anonymous visitor."""
+    with connection.cursor() as cursor:
+        cursor.execute(_anonymous_stamp_sql(shape), [post_id])
+        return cursor.fetchone()
 
 
 # --- turning a decision into an HTTP answer ---------------------------------------------------

@@ -11,7 +11,9 @@ Why this cannot leak closed content: the stamp is every column that decides what
 visitor may read and what the page shows — the post's row (state, audience, ``render_version``,
 which database triggers bump for replies, reactions, tags, files and the rest: migration
 0004), its space's and parent space's rows (visibility, archive, names), the author's name —
-read fresh on every request. The cache key is a digest of that stamp plus the language, time
+read fresh on every request. Which of those columns decide access is ``access``'s rule
+(``access.anonymous_topic_stamp``, which refuses a stamp without them); ``STAMP_SHAPE`` adds
+what the page shows. The cache key is a digest of that stamp plus the language, time
 zone, host and address. Any change that could turn the answer into a 403/404 (a space made
 closed or secret, a post hidden, removed or made members-only, a parent space's visibility) is
 a different key: the request misses and goes through the full stack and its access check. A
@@ -31,15 +33,15 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from functools import cache
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache as django_cache
-from django.db import connection
 from django.http import HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware, get_token
 from django.utils import timezone, translation
+
+from apiary.community import access
 
 PATH_RE = re.compile(r"^/community/p/(\d{1,18})/$")
 QUERY_RE = re.compile(r"^(?:page=(?:\d{1,6}|last))?$")
@@ -51,8 +53,14 @@ CSRF_MARK = "\x01apiary-csrf\x01"
 # Post fields that change without changing the page (the live counters are spliced in; the
 # page shows the rendered HTML, not the sources). The fragment key (views_posts) uses it too.
 UNCACHED_POST_FIELDS = {"views_count", "shares_count", "body", "official_response"}
-_SPACE_SKIP = {"members_count", "posts_count", "last_activity_at"}
-_AUTHOR_COLUMNS = ("display_name", "email", "is_active")  # what ``User.name`` and the page use
+# What the page shows beyond what decides access: every post field but those above, every
+# space field but its counters, what ``User.name`` and the page use; the live counters last.
+STAMP_SHAPE = access.StampShape(
+    post_ignored=frozenset(UNCACHED_POST_FIELDS),
+    space_ignored=frozenset({"members_count", "posts_count", "last_activity_at"}),
+    author_columns=("display_name", "email", "is_active"),
+    live_columns=("views_count", "shares_count"),
+)
 _CLOCK_FIELDS = (
     "poll_closes_at",
     "contest_entries_until",
@@ -77,38 +85,11 @@ def eligible(request) -> bool:
     )
 
 
-@cache
-def _stamp_sql() -> str:
-    from apiary.accounts.models import User
-    from apiary.community.models import Post, Space
-
-    q = connection.ops.quote_name
-    post_cols = [
-        f.column for f in Post._meta.concrete_fields if f.attname not in UNCACHED_POST_FIELDS
-    ]
-    space_cols = [f.column for f in Space._meta.concrete_fields if f.attname not in _SPACE_SKIP]
-    select = (
-        [f"p.{q(c)}" for c in post_cols]
-        + [f"s.{q(c)}" for c in space_cols]
-        + [f"ps.{q(c)}" for c in space_cols]
-        + [f"u.{q(c)}" for c in _AUTHOR_COLUMNS]
-        + ["p.views_count", "p.shares_count"]
-    )
-    return (
-        # identifiers from model metadata, quoted; the post id is a parameter
-        f"SELECT {', '.join(select)} FROM {q(Post._meta.db_table)} p"  # noqa: S608
-        f" JOIN {q(Space._meta.db_table)} s ON s.id = p.space_id"
-        f" LEFT JOIN {q(Space._meta.db_table)} ps ON ps.id = s.parent_id"
-        f" LEFT JOIN {q(User._meta.db_table)} u ON u.id = p.author_id"
-        f" WHERE p.id = %s"
-    )
-
-
 def stamp(post_id: int) -> tuple | None:
-    """The topic's stamp row (raw database values; the last two are views and shares)."""
-    with connection.cursor() as cursor:
-        cursor.execute(_stamp_sql(), [post_id])
-        return cursor.fetchone()
+    """The topic's stamp row (raw database values; the last two are views and shares). Which
+    columns decide what an anonymous visitor may see is ``access``'s rule
+    (``access.anonymous_topic_stamp``); this module adds what the page shows."""
+    return access.anonymous_topic_stamp(post_id, STAMP_SHAPE)
 
 
 def key_for(request, row: tuple) -> str:

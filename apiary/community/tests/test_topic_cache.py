@@ -218,3 +218,34 @@ def test_bots_get_the_cached_page_without_being_counted(world):
     bot = Client(HTTP_USER_AGENT="curl/8.5")
     assert _get(bot, post)["X-Apiary-Cache"] == "hit"
     assert Post.objects.get(pk=post.pk).views_count == before
+
+
+def test_the_stamp_is_access_s_one_query_and_holds_every_column_the_decision_reads(world):
+    """The columns that decide what an anonymous visitor may see are access's rule: the stamp
+    is one query, changes with each of them, and a shape leaving one out is refused."""
+    from apiary.community import access, topic_cache
+
+    post = world.posts["public"]
+    with CaptureQueriesContext(connection) as queries:
+        row = topic_cache.stamp(post.pk)
+    assert len(queries) == 1
+    assert row[-2:] == (post.views_count, post.shares_count)
+    assert topic_cache.stamp(10**12) is None
+    for field, value in (("state", "hidden"), ("audience", Audience.MEMBERS)):
+        Post.objects.filter(pk=post.pk).update(**{field: value})
+        assert topic_cache.stamp(post.pk)[:-2] != row[:-2], field
+        Post.objects.filter(pk=post.pk).update(**{field: getattr(post, field)})
+    Space.objects.filter(pk=post.space_id).update(visibility=Visibility.REGISTERED)
+    assert topic_cache.stamp(post.pk)[:-2] != row[:-2]
+    Space.objects.filter(pk=post.space_id).update(visibility=Visibility.PUBLIC)
+    assert topic_cache.stamp(post.pk) == row
+    shape = topic_cache.STAMP_SHAPE
+    for post_ignored, space_ignored in (({"state"}, set()), (set(), {"visibility"})):
+        unsafe = access.StampShape(
+            post_ignored=shape.post_ignored | post_ignored,
+            space_ignored=shape.space_ignored | space_ignored,
+            author_columns=shape.author_columns,
+            live_columns=shape.live_columns,
+        )
+        with pytest.raises(ValueError, match="anonymous decision"):
+            access.anonymous_topic_stamp(post.pk, unsafe)
