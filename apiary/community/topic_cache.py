@@ -61,7 +61,12 @@ STAMP_SHAPE = access.StampShape(
     author_columns=("display_name", "email", "is_active"),
     live_columns=("views_count", "shares_count"),
 )
-_CLOCK_FIELDS = (
+# The post's moments at which the clock alone changes the page: the poll closes, contest
+# entries close, voting opens, voting ends. A moment has passed once ``moment <= now`` (the
+# rule of ``access.poll_is_closed`` and ``access.contest_votes_visible``). Both uses read them
+# through ``clock_passed`` / ``next_clock_change``: the fragment key's flags and the whole
+# page's expiry cannot disagree about which fields matter or when they turn.
+CLOCK_FIELDS = (
     "poll_closes_at",
     "contest_entries_until",
     "contest_voting_from",
@@ -105,12 +110,22 @@ def key_for(request, row: tuple) -> str:
     return f"community:topicpage:{digest}"
 
 
+def clock_passed(post, now) -> tuple[bool, ...]:
+    """What the clock decides on the page now, one flag per ``CLOCK_FIELDS`` moment: has it
+    passed (poll closed, entries closed, voting open, voting ended)?"""
+    return tuple(m is not None and m <= now for m in (getattr(post, f) for f in CLOCK_FIELDS))
+
+
+def next_clock_change(post, now) -> float:
+    """The first ``CLOCK_FIELDS`` moment still to come (a timestamp), when ``clock_passed``
+    next changes; +inf when none is."""
+    moments = (getattr(post, f) for f in CLOCK_FIELDS)
+    return min((m.timestamp() for m in moments if m is not None and m > now), default=float("inf"))
+
+
 def valid_until(post) -> float:
     """The first moment after now at which the clock alone changes the page (or +inf)."""
-    now = timezone.now()
-    moments = [getattr(post, f) for f in _CLOCK_FIELDS]
-    future = [m.timestamp() for m in moments if m is not None and m > now]
-    return min(future, default=float("inf"))
+    return next_clock_change(post, timezone.now())
 
 
 def view_mark(request, post) -> dict | None:

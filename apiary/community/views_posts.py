@@ -278,7 +278,6 @@ def topic_cache_key(*, user, post, page, comment_id=None) -> str:
 
     from django.utils import timezone, translation
 
-    now = timezone.now()
     space, parent, author = post.space, post.space.parent, post.author
     fields = tuple(
         getattr(post, f.attname)
@@ -286,12 +285,8 @@ def topic_cache_key(*, user, post, page, comment_id=None) -> str:
         if f.attname not in topic_cache.UNCACHED_POST_FIELDS
     )
     page = page if page == "last" else str(_page_number(page))
-    clock = (
-        access.poll_is_closed(post, now),
-        post.contest_entries_until is not None and post.contest_entries_until <= now,
-        post.contest_voting_from is not None and post.contest_voting_from <= now,
-        post.contest_voting_until is not None and post.contest_voting_until <= now,
-    )
+    # what the clock decides: the same rule as the whole page's expiry (topic_cache.valid_until)
+    clock = topic_cache.clock_passed(post, timezone.now())
     parts = (
         fields,
         (space.pk, space.slug, space.name, space.visibility, space.archived_at, space.parent_id),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.cache import cache
@@ -249,3 +249,36 @@ def test_the_stamp_is_access_s_one_query_and_holds_every_column_the_decision_rea
         )
         with pytest.raises(ValueError, match="anonymous decision"):
             access.anonymous_topic_stamp(post.pk, unsafe)
+
+
+def test_the_fragment_key_s_clock_flags_and_the_page_s_expiry_are_one_rule():
+    """``clock_passed`` (the fragment key's flags) changes exactly at ``next_clock_change``
+    (the whole page's ``valid_until``), and only there."""
+    from apiary.community import topic_cache
+
+    t0 = timezone.now().replace(microsecond=0)
+    post = Post(
+        poll_closes_at=t0 + timedelta(hours=4),
+        contest_entries_until=t0 + timedelta(hours=1),
+        contest_voting_from=t0 + timedelta(hours=1),
+        contest_voting_until=t0 + timedelta(hours=3),
+    )
+    now, seen = t0, []
+    while True:
+        flags = topic_cache.clock_passed(post, now)
+        seen.append(flags)
+        turn = topic_cache.next_clock_change(post, now)
+        if turn == float("inf"):
+            break
+        turn_at = datetime.fromtimestamp(turn, tz=UTC)
+        assert topic_cache.clock_passed(post, turn_at - timedelta(microseconds=1)) == flags
+        assert topic_cache.clock_passed(post, turn_at) != flags
+        now = turn_at
+    assert seen == [
+        (False, False, False, False),
+        (False, True, True, False),
+        (False, True, True, True),
+        (True, True, True, True),
+    ]
+    assert topic_cache.clock_passed(Post(), t0) == (False,) * 4
+    assert topic_cache.next_clock_change(Post(), t0) == float("inf")
