@@ -462,8 +462,8 @@ def posts_visible_q(user, prefix: str = "") -> Q:
 
 def audience_q(user, prefix: str = "") -> Q:
     """The audience part of :func:`posts_visible_q` over ``{prefix}audience`` and
-    ``{prefix}space_id`` alone (the author's own posts are added by the caller): recognition's
-    ledger rows carry these two columns and filter with it (``recognition.access``)."""
+    ``{prefix}space_id`` alone (the author's own posts are added by the caller:
+    :func:`posts_visible_q` by ``author_id``, :func:`post_copies_visible_q` by post id)."""
     p = prefix
     audience = Q(**{f"{p}audience": Audience.EVERYONE})
     if is_authenticated(user):
@@ -472,6 +472,65 @@ def audience_q(user, prefix: str = "") -> Q:
     if member_ids:
         audience |= Q(**{f"{p}audience": Audience.MEMBERS, f"{p}space_id__in": member_ids})
     return audience
+
+
+def _authored_only_posts(user) -> QuerySet | None:
+    """The user's posts they may read only because they wrote them (the author clause of
+    :func:`posts_visible_q` on the audience): members-only posts in spaces they are not an
+    active member of (left, removed or banned since). None for visitors."""
+    if not is_authenticated(user):
+        return None
+    return Post.objects.filter(author_id=user.pk, audience=Audience.MEMBERS).exclude(
+        space_id__in=_space_ids(user)
+    )
+
+
+def authored_only_post_ids(user) -> list[int]:
+    """:func:`_authored_only_posts` as ids (one indexed query; usually none). Empty for
+    visitors and staff managers (who read everything anyway)."""
+    if is_manager(user):
+        return []
+    own = _authored_only_posts(user)
+    return [] if own is None else list(own.values_list("pk", flat=True))
+
+
+def post_copies_visible_q(
+    user, prefix: str = "", *, post_field: str | None = "post_id"
+) -> Q | None:
+    """The rule of :func:`posts_visible` for rows that carry copies of a post's columns instead
+    of a join to posts — ``{prefix}space_id``, ``{prefix}audience`` and the post's id in
+    ``{prefix}{post_field}`` (recognition's ledger: a leaderboard stays one indexed aggregate).
+    None = everything (staff managers).
+
+    The space must be readable (a short list of ids), and the audience must admit the user
+    (:func:`audience_q`) or the post be the user's own (the author clause of
+    :func:`posts_visible_q`, as a subquery of the user's :func:`_authored_only_posts`). Rows
+    without a post id (``post_field=None``: per-space totals) cannot take the author clause and
+    are exact only while :func:`authored_only_post_ids` is empty. Post state is the caller's
+    (recognition reverses the points of anything unpublished)."""
+    if is_manager(user):
+        return None
+    p = prefix
+    readable = list(space_readable_queryset(user).values_list("pk", flat=True))
+    audience = audience_q(user, p)
+    own = _authored_only_posts(user) if post_field else None
+    if own is not None:
+        audience |= Q(**{f"{p}{post_field}__in": own.values("pk")})
+    return audience & Q(**{f"{p}space_id__in": readable})
+
+
+def open_posts(qs: QuerySet | None = None) -> QuerySet:
+    """Viewer-free: published posts every logged-in account may read without any membership
+    (public and registered spaces; audience everyone or registered) — what
+    :func:`posts_visible` gives a signed-in member of no space. Recognition's community-wide
+    count badges add up only this evidence, so a badge says nothing about closed or secret
+    spaces or members-only posts."""
+    qs = Post.objects.all() if qs is None else qs
+    return qs.filter(
+        state=PostState.PUBLISHED,
+        space__visibility__in=(Visibility.PUBLIC, Visibility.REGISTERED),
+        audience__in=(Audience.EVERYONE, Audience.REGISTERED),
+    )
 
 
 def post_for_edit(*, user, post_id: int) -> Post:

@@ -3,7 +3,8 @@
 Points and badges describe activity, so they follow the content they came from:
 
 - a **ledger row** counts for a viewer only if the viewer may read its post (the rule of
-  ``community.access.posts_visible``, on the row's own space and audience columns): a closed
+  ``community.access.posts_visible``, on the row's own space, audience and post columns:
+  ``community.access.post_copies_visible_q``, the author's own posts included): a closed
   or secret space's points, a members-only post's likes, a removed post's history are simply
   absent — from leaderboards (global and per space), profiles, the API and the care sidebar.
   The global leaderboard is therefore per viewer: an outsider's board is built from public
@@ -26,19 +27,17 @@ from apiary.recognition.models import BadgeGrant, PointEntry, PointTotal
 
 
 def visible_q(viewer) -> Q | None:
-    """The condition on a row's ``space_id`` and ``audience`` (ledger rows, all-time totals)
-    that ``community.access.posts_visible`` would decide for its post; None = everything.
-
-    - the space must be readable (``space_readable_queryset``: a short list of ids);
-    - the post's audience (``community.access.audience_q``, the very rule of ``posts_visible``):
-      "registered" needs a logged-in viewer, "members" a member of that space.
+    """The condition on a ledger row's ``space_id``, ``audience`` and ``post_id`` that
+    ``community.access.posts_visible`` would decide for its post; None = everything. It *is*
+    community's rule for rows that copy a post's columns
+    (``community.access.post_copies_visible_q``): the space readable, and the audience
+    admitting the viewer ("registered" a logged-in viewer, "members" a member of that space) or
+    the post the viewer's own — an author reads their own members-only post after leaving the
+    space, so its points count on their boards too.
 
     Post state needs no condition: the job reverses the points of anything unpublished with
     entries dated like the original, so such a source sums to 0 in every period."""
-    if community_access.is_manager(viewer):
-        return None
-    readable = list(community_access.space_readable_queryset(viewer).values_list("pk", flat=True))
-    return community_access.audience_q(viewer) & Q(space_id__in=readable)
+    return community_access.post_copies_visible_q(viewer)
 
 
 def entries_visible(viewer, qs: QuerySet | None = None) -> QuerySet:
@@ -50,10 +49,23 @@ def entries_visible(viewer, qs: QuerySet | None = None) -> QuerySet:
 
 
 def totals_visible(viewer, qs: QuerySet | None = None) -> QuerySet:
-    """All-time totals (per member, space, audience) the viewer may see: the same rule."""
+    """All-time totals (per member, space, audience) the viewer may see: the same rule but the
+    author clause, which needs a post id the totals do not carry — so exact only while
+    ``community.access.authored_only_post_ids(viewer)`` is empty. Leaderboards ask
+    :func:`board_rows`, which falls back to the ledger otherwise."""
     qs = PointTotal.objects.all() if qs is None else qs
-    cond = visible_q(viewer)
+    cond = community_access.post_copies_visible_q(viewer, post_field=None)
     return qs if cond is None else qs.filter(cond)
+
+
+def board_rows(viewer, *, since=None) -> QuerySet:
+    """The rows a leaderboard sums for the viewer (``user_id``, ``points``, ``space_id``): for
+    all time the job's totals (a few rows per member), for a period — or for a viewer who reads
+    some posts only as their author (rare: one indexed query says) — the visible ledger."""
+    if since is None and not community_access.authored_only_post_ids(viewer):
+        return totals_visible(viewer)
+    qs = entries_visible(viewer)
+    return qs if since is None else qs.filter(at__gte=since)
 
 
 def grants_visible(viewer, qs: QuerySet | None = None) -> QuerySet:

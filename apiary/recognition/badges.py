@@ -29,13 +29,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.apps import apps
-from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery, Sum, Window
+from django.db.models import Count, F, Max, OuterRef, QuerySet, Subquery, Sum, Window
 from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from apiary.community import access as community_access
 from apiary.community.models import (
-    Audience,
     Comment,
     CommentState,
     Flag,
@@ -43,8 +43,8 @@ from apiary.community.models import (
     Post,
     PostState,
     Profile,
-    Visibility,
 )
+from apiary.recognition import ranks
 from apiary.recognition.conf import conf
 from apiary.recognition.models import BadgeLevel, MemberStanding, PointEntry, Reason, TrustLevel
 
@@ -70,12 +70,9 @@ class BadgeRule:
 
 
 def open_post_ids() -> QuerySet:
-    """Published posts any logged-in member may read: the evidence count badges may add up."""
-    return Post.objects.filter(
-        state=PostState.PUBLISHED,
-        space__visibility__in=(Visibility.PUBLIC, Visibility.REGISTERED),
-        audience__in=(Audience.EVERYONE, Audience.REGISTERED),
-    ).values("pk")
+    """Published posts any logged-in member may read: the evidence count badges may add up
+    (the rule is community's: ``community.access.open_posts``)."""
+    return community_access.open_posts().values("pk")
 
 
 def _users(qs: QuerySet, field: str, users: list[int] | None) -> QuerySet:
@@ -256,7 +253,7 @@ def _autobiographer(users):
 def _level(level: int):
     def query(users):
         qs = _users(MemberStanding.objects.all(), "user_id", users).filter(
-            Q(level_locked__gte=level) | Q(level_locked__isnull=True, trust_level__gte=level)
+            ranks.level_at_least_q(level)
         )
         for user_id, since in qs.values_list("user_id", "level_since"):
             yield Row(user_id, since)

@@ -12,12 +12,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from apiary.recognition.conf import conf
 from apiary.recognition.models import TrustLevel
 
 KEPT_ONCE_EARNED = TrustLevel.MEMBER  # levels up to this one never drop
+
+
+def level_in_force(trust_level: int, level_locked: int | None) -> int:
+    """The member's level: a pinned one (staff's ``level_locked``) wins over the computed one.
+    ``selectors.trust_level`` (one row read) and the leaderboard (standings loaded with the
+    people) both ask this; ``level_at_least_q`` is the same rule as a database condition."""
+    return int(level_locked if level_locked is not None else trust_level)
+
+
+def level_at_least_q(level: int, prefix: str = "") -> Q:
+    """Standings whose level in force (``level_in_force``) is at least ``level``."""
+    p = prefix
+    return Q(**{f"{p}level_locked__gte": level}) | Q(
+        **{f"{p}level_locked__isnull": True, f"{p}trust_level__gte": level}
+    )
 
 
 @dataclass(frozen=True)

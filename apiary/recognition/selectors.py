@@ -41,10 +41,7 @@ def trust_level(*, user) -> int:
             .values_list("trust_level", "level_locked")
             .first()
         )
-        if row is None:
-            cached = int(TrustLevel.NEW)
-        else:
-            cached = int(row[1] if row[1] is not None else row[0])
+        cached = int(TrustLevel.NEW) if row is None else ranks.level_in_force(*row)
         setattr(user, _LEVEL_ATTR, cached)
     return cached
 
@@ -110,12 +107,8 @@ class Leaderboard:
 
 def _board_qs(*, viewer, space, since):
     # All time: the job's per-space totals (a few rows per member); a period: the ledger by date.
-    qs = access.totals_visible(viewer) if since is None else access.entries_visible(viewer)
-    if space is not None:
-        qs = qs.filter(space_id=space.pk)
-    if since is not None:
-        qs = qs.filter(at__gte=since)
-    return qs
+    qs = access.board_rows(viewer, since=since)
+    return qs if space is None else qs.filter(space_id=space.pk)
 
 
 def leaderboard(*, viewer, space=None, period: str = "all", limit: int | None = None, now=None):
@@ -160,11 +153,12 @@ def leaderboard(*, viewer, space=None, period: str = "all", limit: int | None = 
 
 
 def _level_of(person) -> int:
+    """``trust_level`` for a person whose standing came with them (``select_related``)."""
     try:
         standing = person.recognition_standing
     except MemberStanding.DoesNotExist:
         return int(TrustLevel.NEW)
-    return int(standing.level_locked if standing.level_locked is not None else standing.trust_level)
+    return ranks.level_in_force(standing.trust_level, standing.level_locked)
 
 
 def leaderboard_spaces(*, viewer):

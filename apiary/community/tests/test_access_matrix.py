@@ -199,3 +199,18 @@ def test_fanout_filter_agrees_with_decisions(world):
         fast = set(access.recipients_who_can_see(user_ids=[u.pk for u in users], post=post))
         slow = {u.pk for u in users if access.post_decision(user=u, post=post).allowed}
         assert fast == slow, post.title
+
+
+@pytest.mark.django_db
+def test_open_posts_are_what_a_member_of_no_space_reads(world, make_user):
+    """``access.open_posts`` (viewer-free; recognition's count badges add up only this) is
+    exactly what ``posts_visible`` gives a signed-in account with no membership, and nothing
+    any visibility in the world would hide from one."""
+    from apiary.community.models import Post, PostState
+
+    nobody = make_user(display_name="New Account")
+    published = Post.objects.filter(state=PostState.PUBLISHED)
+    assert set(access.open_posts()) == set(access.posts_visible(nobody, published))
+    opened = set(access.open_posts().values_list("space__slug", flat=True))
+    assert opened == {"space-public", "space-registered"}
+    assert world.posts["members_only_post"] not in set(access.open_posts())

@@ -17,7 +17,7 @@ from django.db.models import Min
 
 from apiary.accounts.models import User
 from apiary.community.models import Comment, Post
-from apiary.recognition import services
+from apiary.recognition import ranks, services
 from apiary.recognition.models import BadgeGrant, MemberStanding, TrustLevel
 
 MANAGER_EMAIL = "community@apiary.local"
@@ -54,8 +54,7 @@ def run(ctx) -> str:
         services.badges_award(user_ids=[top.user_id])
     levels = dict.fromkeys(range(5), 0)
     for standing in MemberStanding.objects.only("trust_level", "level_locked"):
-        level = standing.level_locked if standing.level_locked is not None else standing.trust_level
-        levels[level] += 1
+        levels[ranks.level_in_force(standing.trust_level, standing.level_locked)] += 1
     grants = BadgeGrant.objects.filter(revoked_at__isnull=True).count()
     return (
         f"{out['entries']} ledger entries over {out['posts']} posts, {out['members']} standings "

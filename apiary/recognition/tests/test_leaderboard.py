@@ -111,8 +111,10 @@ def test_leaderboard_query_count_does_not_grow_with_members(
         _post(p, space, "hi")
     run_job()
     viewer = person("Viewer")
-    # the viewer's memberships, the readable spaces, the board, the people on it (+1 spare)
-    with django_assert_max_num_queries(5):
+    # the viewer's memberships, the readable spaces, whether the viewer reads some post only
+    # as its author (all-time totals cannot say), the board, the people on it, the viewer's
+    # own line (not on the board)
+    with django_assert_max_num_queries(6):
         result = selectors.leaderboard(viewer=viewer)
         assert len(result.rows) == 12
         assert all(r.level_name for r in result.rows)
@@ -132,3 +134,42 @@ def test_audience_change_moves_points_out_of_outsiders_sight(person, make_space,
     assert board(outsider) == {}
     assert board(member) == {"Author": 5}
     assert board(outsider, period="week") == {}
+
+
+def test_an_author_counts_their_own_members_only_post_after_leaving_like_posts_visible(
+    person, make_space, run_job
+):
+    """The ledger rule is community's (``post_copies_visible_q``), author clause included: a
+    members-only post its author may still read after leaving the space counts on the author's
+    boards and standing (and a reply to it, which the author reads too), never for outsiders."""
+    from apiary.community import access as community_access
+    from apiary.recognition import access
+    from apiary.recognition.models import PointEntry
+
+    author, replier, outsider = person("Author"), person("Replier"), person("Out")
+    space = make_space("garden", members=[author, replier])
+    post = cs.post_create(
+        author=author, space=space, type="discussion", title="Inner", audience="members"
+    )
+    cs.comment_create(author=replier, post=post, body="Welcome")
+    _post(outsider, space, "Open")
+    cs.space_leave(user=author, space=space)
+    run_job()
+    assert community_access.posts_visible(author).filter(pk=post.pk).exists()
+    assert community_access.authored_only_post_ids(author) == [post.pk]
+    assert community_access.authored_only_post_ids(replier) == []
+    # the ledger rows each viewer counts are exactly those whose post posts_visible gives them
+    ledger_posts = set(PointEntry.objects.values_list("post_id", flat=True))
+    for viewer in (author, replier, outsider, AnonymousUser()):
+        counted = set(access.entries_visible(viewer).values_list("post_id", flat=True))
+        readable = set(
+            community_access.posts_visible(
+                viewer, Post.objects.filter(pk__in=ledger_posts)
+            ).values_list("pk", flat=True)
+        )
+        assert counted == readable, viewer
+    for period in ("all", "week"):
+        assert board(author, period=period) == {"Author": 5, "Out": 5, "Replier": 2}, period
+        assert board(outsider, period=period) == {"Out": 5}, period
+    assert selectors.member_standing(user=author, viewer=author).posts == 1
+    assert selectors.member_standing(user=author, viewer=outsider).posts == 0

@@ -28,6 +28,31 @@ def test_locked_level_wins(person):
     assert selectors.trust_level(user=user) == 4
 
 
+def test_every_reader_of_the_level_applies_the_same_pinned_level_rule(person):
+    """trust_level (one row), the leaderboard's _level_of (standing loaded with the person) and
+    the level badges' condition are one rule: ranks.level_in_force / level_at_least_q."""
+    from django.contrib.auth import get_user_model
+
+    from apiary.recognition import ranks
+
+    cases = [(None, None), (3, None), (1, 4), (4, 0), (2, 2)]
+    people = []
+    for computed, locked in cases:
+        user = person()
+        if computed is not None:
+            MemberStanding.objects.create(user=user, trust_level=computed, level_locked=locked)
+        people.append(user)
+    loaded = get_user_model().objects.select_related("recognition_standing")
+    for user in people:
+        level = selectors.trust_level(user=user)
+        assert selectors._level_of(loaded.get(pk=user.pk)) == level
+        has_standing = MemberStanding.objects.filter(user=user).exists()
+        for at_least in range(5):
+            standing = MemberStanding.objects.filter(ranks.level_at_least_q(at_least), user=user)
+            assert standing.exists() == (has_standing and level >= at_least), (level, at_least)
+    assert [selectors.trust_level(user=u) for u in people] == [0, 3, 4, 0, 2]
+
+
 def test_flag_weight_by_level_and_role(person, make_space, manager):
     # given
     new, trusted, leader, mod = person(), person(), person(), person()
