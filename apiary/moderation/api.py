@@ -65,15 +65,21 @@ class AuditQuery(Schema):
     offset: int = Field(0, ge=0)
 
 
+def _limited(name: str):
+    """``None`` (inherit) or a number within ``services.SETTING_LIMITS[name]``."""
+    low, high = services.SETTING_LIMITS[name]
+    return Field(None, ge=low, le=high)
+
+
 class SettingsPatch(StrictIn):
-    flag_threshold: int | None = Field(None, ge=1, le=100)
+    flag_threshold: int | None = _limited("flag_threshold")
     first_post_hold: bool | None = None
-    first_post_count: int | None = Field(None, ge=0, le=50)
+    first_post_count: int | None = _limited("first_post_count")
     spam_check: bool | None = None
-    posts_per_minute: int | None = Field(None, ge=1, le=1000)
-    posts_per_hour: int | None = Field(None, ge=1, le=10000)
-    comments_per_minute: int | None = Field(None, ge=1, le=1000)
-    comments_per_hour: int | None = Field(None, ge=1, le=10000)
+    posts_per_minute: int | None = _limited("posts_per_minute")
+    posts_per_hour: int | None = _limited("posts_per_hour")
+    comments_per_minute: int | None = _limited("comments_per_minute")
+    comments_per_hour: int | None = _limited("comments_per_hour")
 
 
 def _iso(dt):

@@ -7,6 +7,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from apiary.community.models import FlagReason
+from apiary.moderation import services
 from apiary.moderation.models import ItemReason, ItemState
 
 SUSPEND_DAYS = [
@@ -53,28 +54,22 @@ class ActionForm(forms.Form):
     days = forms.ChoiceField(label=_("For"), required=False, choices=SUSPEND_DAYS)
 
 
+def _limited(name: str, label) -> forms.IntegerField:
+    """An optional number within ``services.SETTING_LIMITS[name]`` (the one definition)."""
+    low, high = services.SETTING_LIMITS[name]
+    return forms.IntegerField(label=label, required=False, min_value=low, max_value=high)
+
+
 class SettingsForm(forms.Form):
     """Empty = inherit (from the community's settings, then the defaults)."""
 
-    flag_threshold = forms.IntegerField(
-        label=_("Weighted flags that hide content"), required=False, min_value=1, max_value=100
-    )
+    flag_threshold = _limited("flag_threshold", _("Weighted flags that hide content"))
     first_post_hold = forms.NullBooleanField(
         label=_("Hold new members' first posts for approval"), required=False
     )
-    first_post_count = forms.IntegerField(
-        label=_("How many first posts"), required=False, min_value=0, max_value=50
-    )
+    first_post_count = _limited("first_post_count", _("How many first posts"))
     spam_check = forms.NullBooleanField(label=_("Hold likely spam"), required=False)
-    posts_per_minute = forms.IntegerField(
-        label=_("Posts a minute"), required=False, min_value=1, max_value=1000
-    )
-    posts_per_hour = forms.IntegerField(
-        label=_("Posts an hour"), required=False, min_value=1, max_value=10000
-    )
-    comments_per_minute = forms.IntegerField(
-        label=_("Replies a minute"), required=False, min_value=1, max_value=1000
-    )
-    comments_per_hour = forms.IntegerField(
-        label=_("Replies an hour"), required=False, min_value=1, max_value=10000
-    )
+    posts_per_minute = _limited("posts_per_minute", _("Posts a minute"))
+    posts_per_hour = _limited("posts_per_hour", _("Posts an hour"))
+    comments_per_minute = _limited("comments_per_minute", _("Replies a minute"))
+    comments_per_hour = _limited("comments_per_hour", _("Replies an hour"))

@@ -553,7 +553,10 @@ def member_unsuspend(*, actor, sanction: MemberSanction, note: str = ""):
 
 # --- settings ---------------------------------------------------------------------------------
 
-_LIMITS = {
+# The one definition of what each setting may be: (lowest, highest) for the numbers, and the
+# switches (true/false). The API's ``SettingsPatch`` and the page's ``SettingsForm`` take their
+# bounds from here; ``settings_update`` checks them again for any other caller.
+SETTING_LIMITS = {
     "flag_threshold": (1, 100),
     "first_post_count": (0, 50),
     "posts_per_minute": (1, 1000),
@@ -561,7 +564,7 @@ _LIMITS = {
     "comments_per_minute": (1, 1000),
     "comments_per_hour": (1, 10000),
 }
-_BOOLS = ("first_post_hold", "spam_check")
+SETTING_SWITCHES = ("first_post_hold", "spam_check")
 
 
 @transaction.atomic
@@ -572,17 +575,17 @@ def settings_update(*, actor, space: Space | None = None, **values) -> Moderatio
         raise community_access.NotAvailable(
             community_access.forbidden(_("Only the space's owners can change this."), space=space)
         )
-    unknown = set(values) - set(_LIMITS) - set(_BOOLS)
+    unknown = set(values) - set(SETTING_LIMITS) - set(SETTING_SWITCHES)
     if unknown:
         invalid(sorted(unknown)[0], _("Unknown setting."))
     for name, value in values.items():
         if value is None:
             continue
-        if name in _BOOLS:
+        if name in SETTING_SWITCHES:
             if not isinstance(value, bool):
                 invalid(name, _("Must be true or false."))
             continue
-        low, high = _LIMITS[name]
+        low, high = SETTING_LIMITS[name]
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             invalid(name, _("Between %(low)s and %(high)s.") % {"low": low, "high": high})
     row = ModerationSettings.objects.select_for_update().filter(space=space).first()

@@ -237,3 +237,30 @@ def test_settings_page_and_api(place, api):
         == 5
     )
     assert ModerationAction.objects.filter(action=ActionKind.SETTINGS).count() == 2
+
+
+@pytest.mark.django_db
+def test_the_settings_limits_are_defined_once_and_every_way_in_applies_them(place, api):
+    """``services.SETTING_LIMITS`` is the one definition: the API schema and the page's form
+    take their bounds from it, and all three name the same settings as the defaults."""
+    from django.core.exceptions import ValidationError
+
+    from apiary.moderation import selectors
+    from apiary.moderation import services as moderation_services
+    from apiary.moderation.api import SettingsPatch
+    from apiary.moderation.forms import SettingsForm
+
+    limits, switches = moderation_services.SETTING_LIMITS, moderation_services.SETTING_SWITCHES
+    names = set(limits) | set(switches)
+    assert names == set(selectors.FIELDS) == set(SettingsForm.base_fields)
+    assert names == set(SettingsPatch.model_fields)
+    for name, (low, high) in limits.items():
+        for value, ok in ((low - 1, False), (low, True), (high, True), (high + 1, False)):
+            assert SettingsForm({name: str(value)}).is_valid() is ok, (name, value)
+            response = api(place.manager).patch(
+                "/api/v1/community/moderation/settings", {name: value}
+            )
+            assert response.status_code == (200 if ok else 422), (name, value)
+            if not ok:
+                with pytest.raises(ValidationError):
+                    moderation_services.settings_update(actor=place.manager, **{name: value})
