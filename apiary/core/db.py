@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import re
-from contextlib import contextmanager
+import threading
+import time
+from contextlib import contextmanager, suppress
+from pathlib import Path
 
 from django.db import connection, transaction
+
+logger = logging.getLogger(__name__)
 
 _SETTING_NAME = re.compile(r"[a-z_]+")
 _SETTING_VALUE = re.compile(r"[A-Za-z0-9_.]+")
@@ -48,3 +55,114 @@ def counting_write():
     # Inside a caller's transaction the commit stays the caller's (local_settings).
     with local_settings(synchronous_commit="off"):
         yield
+
+
+class SqliteCheckpointer:
+    """Copies SQLite's write-ahead log back into the database from a thread of its own.
+
+    Why: in WAL mode with ``synchronous=NORMAL`` a commit does not wait for the disk, but the
+    connection whose commit takes the log past ``wal_autocheckpoint`` pages (1,000 by default)
+    then checkpoints it, in its own thread: it copies the pages and waits for two ``fsync``
+    calls. An ingest worker writes a few megabytes a second, so it checkpointed every other
+    batch and spent ~20% of its time waiting for the disk with a core idle. This thread
+    checkpoints every ``interval`` seconds instead (PASSIVE: it never blocks a reader or
+    writer) and touches ``<database>-checkpointer`` each round; while that file is fresh, the
+    ingest writers (``sqlite_writer``, any process) turn their automatic checkpoints off, and
+    back on within ``HEARTBEAT_FRESH_SECONDS`` of the thread stopping. sqlite3 lets go of the
+    GIL while it waits, so the worker goes on enriching the next batch. Other connections
+    (web requests) keep the automatic checkpoints. Nothing on PostgreSQL.
+
+    Measured (2 workers draining a 100,000-mention backlog on SQLite): 4,470 -> 5,471/s."""
+
+    def __init__(self, interval: float = 0.1) -> None:
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> bool:
+        name = str(connection.settings_dict.get("NAME") or "")
+        if (
+            connection.vendor != "sqlite"
+            or not name
+            or name == ":memory:"
+            or name.startswith("file:")
+        ):
+            return False
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self._run, args=(name,), name="sqlite-checkpointer", daemon=True
+        )
+        self._thread.start()
+        return True
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def _run(self, name: str) -> None:
+        import sqlite3
+
+        db = sqlite3.connect(name, timeout=20, isolation_level=None, check_same_thread=False)
+        heartbeat = Path(name + "-checkpointer")
+        try:
+            while not self._stop.wait(self.interval):
+                try:
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    heartbeat.touch()
+                except (sqlite3.Error, OSError) as exc:  # busy, disk full: try again next round
+                    logger.warning("WAL checkpoint failed: %s", exc)
+            with suppress(sqlite3.Error):
+                db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        finally:
+            db.close()
+
+
+_writer_state = threading.local()
+HEARTBEAT_FRESH_SECONDS = 5.0
+
+
+def _db_file() -> str:
+    """The SQLite database's file name, or "" for an in-memory database."""
+    name = str(connection.settings_dict.get("NAME") or "")
+    return "" if not name or name == ":memory:" or name.startswith("file:") else name
+
+
+def _checkpointer_alive(name: str) -> bool:
+    try:
+        return time.time() - os.stat(name + "-checkpointer").st_mtime < HEARTBEAT_FRESH_SECONDS
+    except OSError:
+        return False
+
+
+def _sync_autocheckpoint(name: str) -> None:
+    """Automatic checkpoints off on this connection while a checkpointer thread (any process)
+    keeps the log short, back on when none does (see SqliteCheckpointer)."""
+    want = 0 if _checkpointer_alive(name) else 1000
+    raw = connection.connection
+    if getattr(_writer_state, "autocheckpoint", None) != (id(raw), want):
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA wal_autocheckpoint={want}")
+        _writer_state.autocheckpoint = (id(raw), want)
+
+
+@contextmanager
+def sqlite_writer():
+    """Wrap a hot SQLite write transaction (ingest: receipt, claim, store): while a
+    checkpointer thread runs in any process (``SqliteCheckpointer``), this connection leaves
+    checkpoints to it (``_sync_autocheckpoint``) instead of waiting for ``fsync`` after its
+    own commit. Only outside a transaction; nothing on PostgreSQL or an in-memory database.
+
+    (Queueing these writers on an ``flock`` instead of SQLite's sleeping busy handler was
+    measured too: the receiving process then won the lock more often, but the workers
+    stored ~12% less per second, so it was left out.)"""
+    name = _db_file() if connection.vendor == "sqlite" else ""
+    if name and not connection.in_atomic_block:
+        connection.ensure_connection()
+        _sync_autocheckpoint(name)
+    yield

@@ -23,6 +23,8 @@ from collections.abc import Callable
 
 from django.db.models import Max
 
+from apiary.core.db import SqliteCheckpointer, sqlite_writer
+
 from .models import ListeningQuery
 from .pipeline import EnrichedMention, enrich
 from .queries import QueryBook
@@ -92,6 +94,8 @@ class PipelineState:
 
 
 _state = PipelineState()
+# One per process: the consumer loop starts it (SQLite only) and its batches defer to it.
+_checkpointer = SqliteCheckpointer()
 
 
 def pipeline_state() -> PipelineState:
@@ -142,7 +146,7 @@ def handle_batch(
 
     def finish() -> dict[int, str]:
         if settle is not None:
-            with transaction.atomic():
+            with sqlite_writer(), transaction.atomic():
                 settle(failed)
         return failed
 
@@ -152,7 +156,7 @@ def handle_batch(
         enriched = enrich(
             [deliveries[i].mention for i in good], book=state.book(), identities=state.identities()
         )
-        with transaction.atomic():
+        with sqlite_writer(), transaction.atomic():
             store_enriched(enriched)
             if settle is not None:
                 settle(failed)
@@ -165,7 +169,7 @@ def handle_batch(
     # Split the batch: find the bad records, store the rest.
     for i in good:
         try:
-            with transaction.atomic():
+            with sqlite_writer(), transaction.atomic():
                 process_mentions([deliveries[i].mention], state=state)
         except Exception as one_exc:
             failed[i] = f"{type(one_exc).__name__}: {one_exc}"
@@ -177,12 +181,17 @@ handle_batch.supports_settle = True
 
 
 def consumer_worker():
-    """``WORKER_FACTORIES`` entry: the stream consumer loop, ``(run, stop)``."""
+    """``WORKER_FACTORIES`` entry: the stream consumer loop, ``(run, stop)``. On SQLite it
+    also runs the WAL checkpointer thread (``core.db.SqliteCheckpointer``)."""
     from .stream import get_stream
 
     stop = threading.Event()
 
     def run() -> None:
-        get_stream().consume(handle_batch, stop)
+        _checkpointer.start()
+        try:
+            get_stream().consume(handle_batch, stop)
+        finally:
+            _checkpointer.stop()
 
     return run, stop.set

@@ -9,6 +9,8 @@ from typing import Any
 
 from django.db import connection, transaction
 
+from apiary.core.db import sqlite_writer
+
 from ..models import Mention, OutboxEntry, Source
 from ..raw import RawMention, Rejected, now, raw_mention_validate
 from ..stream import get_stream
@@ -117,7 +119,7 @@ def mentions_receive(
         accepted.append(mention)
 
     rejected = [r for r in results if r.status == "rejected"]
-    with transaction.atomic():
+    with sqlite_writer(), transaction.atomic():
         get_stream().publish(accepted)
         source_services.source_received(
             source_id=source.pk,

@@ -19,6 +19,7 @@ parameter.
 from __future__ import annotations
 
 import json
+import sqlite3
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -92,15 +93,36 @@ def _q(name: str) -> str:
     return connection.ops.quote_name(name)
 
 
+def _execute(cursor, sql: str, params: list) -> None:
+    """Run a bulk statement written with ``%s`` placeholders. On SQLite it goes straight to
+    the sqlite3 cursor with ``?`` placeholders: Django's wrapper rewrites ``%s`` with a regular
+    expression over the whole text on every call (thousands of placeholders per statement),
+    which cost more than a tenth of the insert. The text holds only our quoted names and
+    placeholders, never a literal ``%``."""
+    if connection.vendor != "sqlite":
+        cursor.execute(sql, params)
+        return
+    with connection.wrap_database_errors:
+        sqlite3.Cursor.execute(cursor.cursor, sql.replace("%s", "?"), params)
+
+
 def _adapters():
     """Per-backend value adapters for datetime and JSON columns (computed once per call)."""
     json_field = Mention._meta.get_field("raw")
     vendor = connection.vendor
 
     if vendor == "sqlite":
+        # What ``connection.ops.adapt_datetimefield_value`` stores (naive in the connection's
+        # time zone, ``str()`` form), without its per-call setting and expression checks: it
+        # ran ~6 times per mention and was 8% of a SQLite ingest worker's time.
+        tz = connection.timezone
 
         def dt(value: datetime):
-            return connection.ops.adapt_datetimefield_value(value)
+            if value is None:
+                return None
+            if value.tzinfo is not None:
+                value = value.astimezone(tz).replace(tzinfo=None)
+            return value.isoformat(" ")
 
         def js(value):
             return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
@@ -199,7 +221,8 @@ def _insert_mentions(batch: Sequence[EnrichedMention]) -> dict[tuple[str, str], 
             params: list = []
             for e in chunk:
                 params.extend(_row(e, stored_at, dt, js))
-            cursor.execute(
+            _execute(
+                cursor,
                 f"INSERT INTO {table} ({cols}) VALUES {', '.join([one] * len(chunk))} "
                 f"ON CONFLICT ({_q('platform')}, {_q('external_id')}) DO NOTHING "
                 f"RETURNING {_q('id')}, {_q('platform')}, {_q('external_id')}",
@@ -250,7 +273,8 @@ def _upsert(
     per = max(1, 8000 // len(cols))
     for start in range(0, len(rows), per):
         chunk = rows[start : start + per]
-        cursor.execute(
+        _execute(
+            cursor,
             f"{head} VALUES {', '.join([one] * len(chunk))} {conflict}",
             [v for row in chunk for v in row],
         )
@@ -341,7 +365,8 @@ def mentions_store(batch: Sequence[EnrichedMention]) -> StoreResult:
                 per = 2000
                 for start in range(0, len(matches), per):
                     chunk = matches[start : start + per]
-                    cursor.execute(
+                    _execute(
+                        cursor,
                         f"{head} VALUES {', '.join(['(%s, %s, %s)'] * len(chunk))} {conflict}",
                         [v for row in chunk for v in row],
                     )

@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
-from apiary.core.db import local_settings
+from apiary.core.db import local_settings, sqlite_writer
 
 from ..models import OutboxEntry
 from ..raw import RawMention, mention_from_json
@@ -123,7 +123,11 @@ class OutboxStream(Stream):
         now = timezone.now()
         adapt = connection.ops.adapt_datetimefield_value
         params = [adapt(now + _lease()), adapt(now), batch_size]
-        with local_settings(savepoint=False, **CLAIM_SETTINGS), connection.cursor() as cursor:
+        with (
+            sqlite_writer(),
+            local_settings(savepoint=False, **CLAIM_SETTINGS),
+            connection.cursor() as cursor,
+        ):
             cursor.execute(claim_sql(), params)
             rows = cursor.fetchall()
         rows.sort()

@@ -127,3 +127,24 @@ def test_unknown_author_who_looks_like_a_customer_goes_to_the_review_queue(
     suggestion = IdentitySuggestion.objects.get()
     assert suggestion.customer_id == customer.pk and suggestion.status == "pending"
     assert Mention.objects.get().customer_id is None
+
+
+@pytest.mark.django_db
+def test_the_fast_datetime_adapter_writes_what_djangos_would():
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from django.db import connection
+
+    from apiary.listening.services.store import _adapters
+
+    dt, _js = _adapters()
+    values = [
+        datetime(2026, 3, 1, 12, 0, tzinfo=UTC),
+        datetime(2026, 3, 1, 12, 0, 5, 123456, tzinfo=UTC),
+        datetime(2026, 10, 25, 1, 30, tzinfo=timezone(timedelta(hours=3))),
+        datetime(1999, 12, 31, 23, 59, 59, 1, tzinfo=timezone(timedelta(hours=-5))),
+    ]
+    for value in values:
+        expected = connection.ops.adapt_datetimefield_value(value)
+        assert dt(value) == expected, value
+    assert dt(None) is None
