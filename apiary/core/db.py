@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 import threading
 import time
@@ -84,13 +83,8 @@ class SqliteCheckpointer:
         return self._thread is not None and self._thread.is_alive()
 
     def start(self) -> bool:
-        name = str(connection.settings_dict.get("NAME") or "")
-        if (
-            connection.vendor != "sqlite"
-            or not name
-            or name == ":memory:"
-            or name.startswith("file:")
-        ):
+        name = _db_file()
+        if not name:
             return False
         self._stop.clear()
         self._thread = threading.Thread(
@@ -109,7 +103,7 @@ class SqliteCheckpointer:
         import sqlite3
 
         db = sqlite3.connect(name, timeout=20, isolation_level=None, check_same_thread=False)
-        heartbeat = Path(name + "-checkpointer")
+        heartbeat = _heartbeat(name)
         try:
             while not self._stop.wait(self.interval):
                 try:
@@ -125,17 +119,24 @@ class SqliteCheckpointer:
 
 _writer_state = threading.local()
 HEARTBEAT_FRESH_SECONDS = 5.0
+SQLITE_AUTOCHECKPOINT = 1000  # SQLite's default, what a connection starts with
 
 
 def _db_file() -> str:
-    """The SQLite database's file name, or "" for an in-memory database."""
+    """The SQLite database's file name; "" on PostgreSQL or for an in-memory database."""
+    if connection.vendor != "sqlite":
+        return ""
     name = str(connection.settings_dict.get("NAME") or "")
     return "" if not name or name == ":memory:" or name.startswith("file:") else name
 
 
+def _heartbeat(name: str) -> Path:
+    return Path(name + "-checkpointer")
+
+
 def _checkpointer_alive(name: str) -> bool:
     try:
-        return time.time() - os.stat(name + "-checkpointer").st_mtime < HEARTBEAT_FRESH_SECONDS
+        return time.time() - _heartbeat(name).stat().st_mtime < HEARTBEAT_FRESH_SECONDS
     except OSError:
         return False
 
@@ -143,7 +144,7 @@ def _checkpointer_alive(name: str) -> bool:
 def _sync_autocheckpoint(name: str) -> None:
     """Automatic checkpoints off on this connection while a checkpointer thread (any process)
     keeps the log short, back on when none does (see SqliteCheckpointer)."""
-    want = 0 if _checkpointer_alive(name) else 1000
+    want = 0 if _checkpointer_alive(name) else SQLITE_AUTOCHECKPOINT
     raw = connection.connection
     if getattr(_writer_state, "autocheckpoint", None) != (id(raw), want):
         with connection.cursor() as cursor:
@@ -161,7 +162,7 @@ def sqlite_writer():
     (Queueing these writers on an ``flock`` instead of SQLite's sleeping busy handler was
     measured too: the receiving process then won the lock more often, but the workers
     stored ~12% less per second, so it was left out.)"""
-    name = _db_file() if connection.vendor == "sqlite" else ""
+    name = _db_file()
     if name and not connection.in_atomic_block:
         connection.ensure_connection()
         _sync_autocheckpoint(name)

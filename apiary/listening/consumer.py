@@ -94,7 +94,8 @@ class PipelineState:
 
 
 _state = PipelineState()
-# One per process: the consumer loop starts it (SQLite only) and its batches defer to it.
+# One per process, started by the consumer loop (SQLite only); while it runs, the ingest
+# writers of every process leave checkpoints to it (core.db.sqlite_writer).
 _checkpointer = SqliteCheckpointer()
 
 
