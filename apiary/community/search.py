@@ -30,7 +30,6 @@ from __future__ import annotations
 import re
 import sys
 from collections import Counter
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from time import monotonic
@@ -296,30 +295,62 @@ def _int_param(querydict, name: str, default: int, lo: int, hi: int) -> int:
 # Each configuration's tsquery is parsed once per search (``PG_TOP_IDS``) and passed back as a
 # constant: written as ``to_tsquery(cfg, text)`` in the filter, it was parsed and stemmed again
 # for every row the primary-key walk checks (a third of the walk for a word of middling
-# frequency at a million posts: 54 → 30 ms).
-_PG_MATCH = " OR ".join(
-    f"(cfg = '{c}'::regconfig AND vector @@ %s::tsquery)" for c in st.PG_CONFIGS
+# frequency at a million posts: 54 → 30 ms). Configurations whose analysis of the words is the
+# same share one arm of the OR (``_pg_match``): English and Russian stem Latin words alike, and
+# each arm is a GIN scan of its own (two arms alike cost a reply search 22 ms of 60).
+PG_IDS = (
+    "SELECT {id}{more} FROM {table} WHERE ({match}){where} AND {id} > %s AND {id} <= %s "
+    "ORDER BY {id} DESC LIMIT %s"
 )
-PG_POST_IDS = (
-    f"SELECT post_id FROM community_post_search WHERE ({_PG_MATCH}) "  # noqa: S608 (constants)
-    "AND post_id > %s AND post_id <= %s ORDER BY post_id DESC LIMIT %s"
+PG_BUCKET_IDS = (
+    "SELECT {id}{more} FROM {table} WHERE ({match}){where} "
+    "AND ({id} / {bucket}) = ANY(%s::bigint[]) AND {id} <= %s ORDER BY {id} DESC LIMIT %s"
 )
-PG_COMMENT_IDS = (
-    f"SELECT comment_id FROM community_comment_search WHERE ({_PG_MATCH}) "  # noqa: S608
-    "AND comment_id > %s AND comment_id <= %s ORDER BY comment_id DESC LIMIT %s"
-)
-# The newest SCAN_CAP matches are looked for among the newest 25,000 ids first, then below them:
-# for a common word PostgreSQL walks the primary key backwards and checks each row, and the
-# narrow range bounds that walk; the newest SCAN_CAP of the range are the newest overall
-# whenever the range holds that many, so the answer is the same. When it holds fewer, the next
-# step starts where the first stopped and asks only for the rest (it used to walk the first
-# range again: 7–45 ms per side for a word of middling frequency). The bounded step is always a
-# walk (``SET LOCAL enable_bitmapscan = off``): for a common word the planner otherwise ANDed the
-# id range with the GIN bitmap, which holds *every* match of the word (35–80 ms for replies with
-# "crema" or "молоко" at 3M replies, against 4–13 ms to walk); a walk of 5,000 ids costs a rare
-# word 2–3 ms. The unbounded step keeps the planner's choice (a bitmap for rare words). (A middle
-# step of 250,000 cost words of middling frequency a third scan: measured at a million posts.)
-PG_ID_SPANS = (5_000, None)
+
+
+@dataclass(frozen=True)
+class _PgSide:
+    table: str
+    id: str
+    more: str = ""  # more columns after the id
+    where: str = ""  # more conditions
+
+
+PG_POSTS = _PgSide("community_post_search", "post_id")
+# Published replies only, with their posts (the side table keeps both: migration 0009).
+_PUBLISHED = f" AND state = '{CommentState.PUBLISHED}'"
+PG_COMMENTS = _PgSide("community_comment_search", "comment_id", ", post_id", _PUBLISHED)
+# How the newest SCAN_CAP matches are found (``_pg_newest``), measured at 1M posts / 2.9M
+# replies (docs/ARCHITECTURE.md "Community search"):
+# 1. Walk the primary key down from the newest id, checking each row, over PG_WALK ids (a
+#    forced walk, ``SET LOCAL enable_bitmapscan = off``: the planner otherwise ANDed the id range
+#    with a GIN bitmap of *every* match of a common word, 35–80 ms instead of 4–13). A common
+#    word has its 3,000 here; a walk of 5,000 ids costs a rare one 2–3 ms. When the rate seen
+#    says PG_WALK_MORE more ids hold the rest, walk them too (a word in a third of the posts:
+#    a few ms, where any index would first collect its hundreds of thousands of matches).
+# 2. The rest, by the index migration 0009 could build (``_pg_strategy``):
+#    - ``buckets``: id buckets (``id / PG_BUCKET``, the leading column of a btree_gin index):
+#      one query for as many buckets as the match rate says will hold the rest (at least twice
+#      the previous step's), fetching only the matches in them. A word of middling frequency
+#      in replies went from 40–160 ms per side (a walk of a few hundred thousand rows, or a
+#      bitmap of all its matches) to 20–60 ms; the cost still grows with the ids covered (each
+#      bucket is a GIN scan of its own, ~0.6 ms for two common words). When fetching every
+#      match left (as many as the rate says) costs less than the buckets' scans (a sparse word),
+#      or no match has turned up in the newest ~350,000 ids, the rest is asked for at once.
+#    - ``plain`` (no btree_gin): the rest at once, from the plain GIN index.
+#    Tried and not kept (docs/ARCHITECTURE.md): a RUM index ordered by id, one partial index
+#    per configuration, 65,536-id buckets, a larger shared_buffers.
+PG_WALK = 5_000
+PG_WALK_MORE = 40_000
+PG_BUCKET = 16_384  # = the index expression of migration 0009 (a test checks them)
+PG_BUCKET_MARGIN = 1.3  # ask for 30% more ids than the match rate says hold the rest
+PG_EMPTY_BUCKETS = 16  # no match among the newest 5,000 + 21 buckets of ids: all the rest at once
+# Measured costs (1M posts / 2.9M replies, 2 shared cores): a bucket's GIN scan for two common
+# words, and fetching one matching row from the heap (OS page cache).
+PG_BUCKET_SCAN_MS = 0.6
+PG_ROW_MS = 0.005
+PG_STRATEGIES = ("buckets", "plain")
+_PG_STRATEGY_CACHE: dict[str, str] = {}
 PG_TOP_IDS = (
     "SELECT (SELECT max(post_id) FROM community_post_search), "  # noqa: S608 (constants)
     "(SELECT max(comment_id) FROM community_comment_search), "
@@ -407,6 +438,8 @@ class _Matches:
     comment_ids: list[int]
     post_ranks: dict[int, float]
     comment_ranks: dict[int, float]
+    # PostgreSQL: the matching replies are published ones, with their posts (comment → post).
+    comment_posts: dict[int, int] | None = None
 
 
 def _text_matches(words: ParsedQuery, *, ranked: bool) -> _Matches:
@@ -419,9 +452,9 @@ def _text_matches(words: ParsedQuery, *, ranked: bool) -> _Matches:
         with connection.cursor() as cur:
             cur.execute(PG_TOP_IDS, [tsq] * len(st.PG_CONFIGS))
             top_post, top_comment, *queries = cur.fetchone()
-        post_ids = _pg_newest(PG_POST_IDS, top_post or 0, queries)
-        comment_ids = _pg_newest(PG_COMMENT_IDS, top_comment or 0, queries)
-        return _Matches(post_ids, comment_ids, {}, {})
+        post_ids = [row[0] for row in _pg_newest(PG_POSTS, top_post or 0, queries)]
+        comments = _pg_newest(PG_COMMENTS, top_comment or 0, queries)
+        return _Matches(post_ids, [c for c, _p in comments], {}, {}, dict(comments))
     match = st.fts5_match(words, _sqlite_expansions(words))
     found: dict[str, list[int]] = {}
     ranks: dict[str, dict[int, float]] = {"posts": {}, "comments": {}}
@@ -441,22 +474,116 @@ def _text_matches(words: ParsedQuery, *, ranked: bool) -> _Matches:
     return _Matches(found["posts"], found["comments"], ranks["posts"], ranks["comments"])
 
 
-def _pg_newest(sql: str, top: int, queries: list[str]) -> list[int]:
-    """The newest ``SCAN_CAP`` ids matching the per-configuration tsqueries ``queries`` (in
-    ``st.PG_CONFIGS`` order; ``top``: the newest id), through ``PG_ID_SPANS``."""
-    ids: list[int] = []
-    ceiling = top
-    for span in PG_ID_SPANS:
-        floor = max(0, top - span) if span is not None else 0
+def _pg_match(queries: list[str]) -> tuple[str, list[str]]:
+    """The OR of one ``cfg … AND vector @@ query`` arm per distinct query (``queries`` in
+    ``st.PG_CONFIGS`` order), and its parameters; configurations whose query is empty (stop
+    words only) match nothing and are left out."""
+    arms: dict[str, list[str]] = {}
+    for cfg, query in zip(st.PG_CONFIGS, queries, strict=True):
+        if query:
+            arms.setdefault(query, []).append(cfg)
+    sql = " OR ".join(
+        "(cfg IN ({}) AND vector @@ %s::tsquery)".format(
+            ", ".join(f"'{c}'::regconfig" for c in cfgs)  # code constants
+        )
+        for cfgs in arms.values()
+    )
+    return sql, list(arms)
+
+
+def _pg_strategy() -> str:
+    """Which newest-matches index migration 0009 built on this database (``PG_STRATEGIES``);
+    looked up once per process and database."""
+    name = str(connection.settings_dict["NAME"])
+    found = _PG_STRATEGY_CACHE.get(name)
+    if found is None:
+        with connection.cursor() as cur:
+            cur.execute(
+                "SELECT indexname FROM pg_indexes WHERE tablename = 'community_post_search'"
+            )
+            names = {row[0] for row in cur.fetchall()}
+        found = "buckets" if "community_post_search_recent" in names else "plain"
+        _PG_STRATEGY_CACHE[name] = found
+    return found
+
+
+def _pg_newest(
+    side: _PgSide, top: int, queries: list[str], strategy: str | None = None
+) -> list[tuple]:
+    """The rows (id first) of the newest ``SCAN_CAP`` matches of ``side`` (``PG_POSTS`` /
+    ``PG_COMMENTS``) for the per-configuration tsqueries ``queries`` (``st.PG_CONFIGS`` order;
+    ``top``: the newest id), newest first: a walk down from the newest ids, then the rest by
+    ``strategy`` (default: the database's, ``_pg_strategy``)."""
+    match, params = _pg_match(queries)
+    if not match or not top:
+        return []
+    strategy = strategy or _pg_strategy()
+    parts = {"id": side.id, "more": side.more, "where": side.where, "table": side.table}
+    walk_sql = PG_IDS.format(match=match, **parts)
+
+    def walk(floor: int, ceiling: int, wanted: int) -> list[tuple]:
         # Inside a caller's transaction the planner chooses (local_settings); same answer.
-        walk = local_settings(savepoint=False, enable_bitmapscan="off")
-        with walk if span is not None else nullcontext(), connection.cursor() as cur:
-            cur.execute(sql, [*queries, floor, ceiling, SCAN_CAP - len(ids)])
-            ids += [int(r[0]) for r in cur.fetchall()]
-        if len(ids) >= SCAN_CAP or floor <= 0:
-            break
-        ceiling = floor
-    return ids
+        with (
+            local_settings(savepoint=False, enable_bitmapscan="off"),
+            connection.cursor() as cur,
+        ):
+            cur.execute(walk_sql, [*params, floor, ceiling, wanted])
+            return cur.fetchall()
+
+    floor = max(0, top - PG_WALK)
+    rows = walk(floor, top, SCAN_CAP)
+    looked_at, ceiling = top - floor, floor  # ids at or below the ceiling are still to see
+    rate, wanted = len(rows) / looked_at, SCAN_CAP - len(rows)
+    if wanted and ceiling > 0 and rate and wanted / rate <= PG_WALK_MORE:
+        floor = max(0, ceiling - int(wanted / rate * PG_BUCKET_MARGIN) - 100)
+        rows += walk(floor, ceiling, wanted)
+        looked_at, ceiling = looked_at + ceiling - floor, floor
+        wanted = SCAN_CAP - len(rows)
+    if not wanted or ceiling <= 0:
+        return rows
+    return rows + _pg_buckets(parts, match, params, ceiling, looked_at, len(rows), strategy)
+
+
+def _pg_buckets(
+    parts: dict, match: str, params: list, ceiling: int, looked_at: int, had: int, strategy: str
+) -> list[tuple]:
+    """The newest ``SCAN_CAP - had`` matches at or below ``ceiling`` (``had`` found among the
+    ``looked_at`` newer ids): bucket by bucket (``buckets``), or all of them at once (``plain``,
+    or when few are left)."""
+    walk_sql = PG_IDS.format(match=match, **parts)
+    bucket_sql = PG_BUCKET_IDS.format(match=match, bucket=PG_BUCKET, **parts)
+    found: list[tuple] = []
+    buckets = 0
+    while had + len(found) < SCAN_CAP and ceiling > 0:
+        wanted = SCAN_CAP - had - len(found)
+        rate = (had + len(found)) / looked_at
+        if strategy != "buckets":
+            few_left = True
+        elif rate:
+            buckets = max(int(wanted / rate * PG_BUCKET_MARGIN) // PG_BUCKET + 1, 2 * buckets)
+            # Cheaper to fetch every match left (as many as the rate says) than to scan the
+            # buckets and fetch the wanted ones? (a sparse word: 8,000 left against 85 buckets)
+            every = rate * ceiling * PG_ROW_MS
+            some = buckets * PG_BUCKET_SCAN_MS + wanted * PG_BUCKET_MARGIN * PG_ROW_MS
+            few_left = every <= some
+        else:  # nothing yet: a rare word, or one that was common long ago
+            buckets = max(1, 4 * buckets)
+            few_left = buckets > PG_EMPTY_BUCKETS
+        high = ceiling // PG_BUCKET
+        low = max(0, high - buckets + 1)
+        if few_left or low == 0:
+            # Everything below the ceiling at once: GIN's bitmap of the word's matches there
+            # (a scan per bucket would cost more when they are few, or all asked for anyway).
+            sql, args, floor = walk_sql, [*params, 0, ceiling, wanted], 0
+        else:
+            sql, args = bucket_sql, [*params, list(range(low, high + 1)), ceiling, wanted]
+            floor = low * PG_BUCKET - 1
+        # A bitmap, never the planner's primary-key walk: the rate says the walk would be long.
+        with local_settings(savepoint=False, enable_indexscan="off"), connection.cursor() as cur:
+            cur.execute(sql, args)
+            found += cur.fetchall()
+        looked_at, ceiling = looked_at + ceiling - floor, floor
+    return found
 
 
 def _pg_ranks(sql: str, words: ParsedQuery, ids: list[int]) -> dict[int, float]:
@@ -475,12 +602,18 @@ def _impossible():
 
 
 def in_ids(column: str, ids) -> RawSQL:
-    """``column IN (1, 2, …)`` with the ids written as integer literals. Django prepares one
-    parameter per element of an ``__in`` list (tens of µs each): for the thousands of ids of a
-    search window that cost more than the query itself."""
+    """``column`` is one of the ids, written into the SQL: ``IN (1, 2, …)`` as integer literals
+    on SQLite, ``= ANY('{1,2,…}'::bigint[])`` (one array literal) on PostgreSQL. Django prepares
+    one parameter per element of an ``__in`` list (tens of µs each): for the thousands of ids of
+    a search window that cost more than the query itself. PostgreSQL parses and plans an
+    ``IN`` list of 6,000 literals in ~15 ms, the array in ~1 ms (measured on the search
+    window at a million posts: 24.6 → 10.4 ms for the whole query)."""
     ints = ",".join(str(int(i)) for i in ids)
     # Safe: ``column`` is a constant of this module and every id went through int().
-    sql = f"{column} IN ({ints or 'NULL'})"
+    if connection.vendor == "postgresql":
+        sql = f"{column} = ANY('{{{ints}}}'::bigint[])"
+    else:
+        sql = f"{column} IN ({ints or 'NULL'})"
     return RawSQL(sql, (), output_field=BooleanField())  # noqa: S611
 
 
@@ -654,10 +787,14 @@ def search(
     via_comment: dict[int, list[int]] = {}  # post id → matching published comment ids
     if words is not None:
         matches = _text_matches(words, ranked=sort == "relevance")
-        for cid, pid in Comment.objects.filter(
-            in_ids('"community_comment"."id"', matches.comment_ids),
-            state=CommentState.PUBLISHED,
-        ).values_list("pk", "post_id"):
+        if matches.comment_posts is not None:
+            published = matches.comment_posts.items()
+        else:
+            published = Comment.objects.filter(
+                in_ids('"community_comment"."id"', matches.comment_ids),
+                state=CommentState.PUBLISHED,
+            ).values_list("pk", "post_id")
+        for cid, pid in published:
             via_comment.setdefault(pid, []).append(cid)
         candidates = set(matches.post_ids) | set(via_comment)
         window = _id_driven_rows(

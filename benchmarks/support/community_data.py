@@ -387,14 +387,16 @@ def sqlite_restore_indexes(connection, dropped: list[tuple[str, str]]) -> None:
 
 
 def pg_fill_search(connection) -> None:
-    """The search migration's own backfill statements (its ``INSERT … SELECT`` lines)."""
-    migration = importlib.import_module("apiary.community.migrations.0002_search")
+    """The search migrations' own backfill statements: the posts' ``INSERT … SELECT`` of
+    ``0002_search``, the replies' of ``0009_search_recent`` (which added columns)."""
+    first = importlib.import_module("apiary.community.migrations.0002_search")
+    recent = importlib.import_module("apiary.community.migrations.0009_search_recent")
+    fills = [sql for sql in first.PG_UP if sql.startswith("INSERT INTO community_post_search")]
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE community_post_search, community_comment_search")
-        for sql in migration.PG_UP:
-            if sql.startswith("INSERT INTO community_"):
-                print(f"  {sql[:40]}…", file=sys.stderr, flush=True)
-                cursor.execute(sql)
+        for sql in [*fills, recent.COMMENT_FILL]:
+            print(f"  {sql[:40]}…", file=sys.stderr, flush=True)
+            cursor.execute(sql)
 
 
 def pg_reset_sequences(connection, tables) -> None:
