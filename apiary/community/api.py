@@ -821,7 +821,8 @@ def tag_list(request, limit: int = 50):
 def tag_posts(request, slug: str, page: Query[PageQuery]):
     user = _user(request)
     tag, qs = selectors.tag_posts(user=user, slug=slug)
-    out = _page(qs, page, _post_row)
+    rows = selectors.post_list_page(user=user, tag=tag.slug, offset=page.offset, limit=page.limit)
+    out = _page(qs, page, _post_row, rows)
     out["tag"] = {"slug": tag.slug, "name": tag.name}
     return out
 

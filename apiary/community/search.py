@@ -11,8 +11,9 @@ finding them at the next request (the membership cache is per request).
 **Bounded, whatever the words.** (Sizes below; see docs/ARCHITECTURE.md "Community search".)
 
 1. The words become the ids of their newest ``SCAN_CAP`` matching posts and ``SCAN_CAP``
-   matching comments: one index query each, ids only (FTS5 returns rowids newest first;
-   PostgreSQL walks the side table's primary key or sorts the GIN bitmap's ids). Relevance
+   matching comments (on PostgreSQL published ones, with their posts): ids only (FTS5 returns
+   rowids newest first, one query each; PostgreSQL walks the newest ids, then asks its GIN
+   index for the newest id buckets only, ``_pg_newest``). Relevance
    (bm25 / ts_rank) is computed for the newest ``RANK_WINDOW`` of them only.
 2. One query keeps the visible, published posts among those (and the posts of the published
    comments) that pass the filters: the newest ``WINDOW`` of them are *the results*. The ids

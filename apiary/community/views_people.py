@@ -138,8 +138,8 @@ def tag_follow_view(request: HttpRequest, slug: str) -> HttpResponse:
 @community_view
 def tag_view(request: HttpRequest, slug: str) -> HttpResponse:
     viewer = request.user
-    tag, posts = selectors.tag_posts(user=viewer, slug=slug)
-    page = paginate(request, posts)
+    tag, _posts = selectors.tag_posts(user=viewer, slug=slug)
+    page = paginate(request, selectors.PostPages(user=viewer, tag=tag.slug))
     _view_event(request, f"t{tag.pk}", "tag.view", {"tag": tag.slug})
     return render(
         request,
