@@ -316,6 +316,17 @@ class _PgSide:
     more: str = ""  # more columns after the id
     where: str = ""  # more conditions
 
+    def sql(self, template: str, match: str) -> str:
+        """``PG_IDS`` / ``PG_BUCKET_IDS`` for this side and these arms (``_pg_match``)."""
+        return template.format(
+            id=self.id,
+            more=self.more,
+            where=self.where,
+            table=self.table,
+            match=match,
+            bucket=PG_BUCKET,
+        )
+
 
 PG_POSTS = _PgSide("community_post_search", "post_id")
 # Published replies only, with their posts (the side table keeps both: migration 0009).
@@ -519,8 +530,7 @@ def _pg_newest(
     if not match or not top:
         return []
     strategy = strategy or _pg_strategy()
-    parts = {"id": side.id, "more": side.more, "where": side.where, "table": side.table}
-    walk_sql = PG_IDS.format(match=match, **parts)
+    walk_sql = side.sql(PG_IDS, match)
 
     def walk(floor: int, ceiling: int, wanted: int) -> list[tuple]:
         # Inside a caller's transaction the planner chooses (local_settings); same answer.
@@ -542,17 +552,16 @@ def _pg_newest(
         wanted = SCAN_CAP - len(rows)
     if not wanted or ceiling <= 0:
         return rows
-    return rows + _pg_buckets(parts, match, params, ceiling, looked_at, len(rows), strategy)
+    return rows + _pg_buckets(side, match, params, ceiling, looked_at, len(rows), strategy)
 
 
 def _pg_buckets(
-    parts: dict, match: str, params: list, ceiling: int, looked_at: int, had: int, strategy: str
+    side: _PgSide, match: str, params: list, ceiling: int, looked_at: int, had: int, strategy: str
 ) -> list[tuple]:
     """The newest ``SCAN_CAP - had`` matches at or below ``ceiling`` (``had`` found among the
     ``looked_at`` newer ids): bucket by bucket (``buckets``), or all of them at once (``plain``,
     or when few are left)."""
-    walk_sql = PG_IDS.format(match=match, **parts)
-    bucket_sql = PG_BUCKET_IDS.format(match=match, bucket=PG_BUCKET, **parts)
+    walk_sql, bucket_sql = side.sql(PG_IDS, match), side.sql(PG_BUCKET_IDS, match)
     found: list[tuple] = []
     buckets = 0
     while had + len(found) < SCAN_CAP and ceiling > 0:

@@ -197,9 +197,10 @@ def post_list_page(*, offset: int, limit: int, **filters) -> list[Post]:
 def _walked_page(*, filters: dict, offset: int, limit: int) -> list[Post] | None:
     """A page of a list across spaces (ordered by activity or publication; maybe a type or a
     tag), read by walking the published posts newest first on the ``(state, order)`` index and
-    keeping, chunk by chunk, those the viewer may read: ``recent_posts``'s way, paged. One query
+    keeping, chunk by chunk, those the viewer may read. One query
     joining spaces (and a tag) lets the planner start from the spaces and sort every visible
-    post: 1.7–2.0 s a page at 1M posts on SQLite. ``None`` when ``WALK_MAX`` posts were walked
+    post: 1.7–2.0 s a page at 1M posts on SQLite (2.8 s for the home page's list, the first
+    to be read this way). ``None`` when ``WALK_MAX`` posts were walked
     without filling the page (most of them hidden from the viewer, or a rare filter): the one
     query is then the better plan."""
     from apiary.community.search import in_ids  # search imports this module
@@ -240,21 +241,9 @@ class PostPages:
 
 
 def recent_posts(*, user, limit: int = 20) -> list[Post]:
-    """The newest active posts the viewer may read (the home page's list). It reads the newest
-    ids from the ``(state, -last_activity_at)`` index alone, then keeps the visible ones: one
-    query joining spaces and sorting by activity lets the planner start from the spaces and
-    sort a million posts (SQLite with statistics did, 2.8 s). Falls back to that query when
-    most of the window is hidden from the viewer."""
-    window = list(
-        Post.objects.filter(state=PostState.PUBLISHED)
-        .order_by("-last_activity_at", "-id")
-        .values_list("pk", flat=True)[: limit * 10]
-    )
-    qs = post_list(user=user, order="activity", pinned_first=False)
-    found = list(qs.filter(pk__in=window)[:limit])
-    if len(found) < limit and len(window) == limit * 10:
-        found = list(qs[:limit])
-    return found
+    """The newest active posts the viewer may read (the home page's list): the first page of
+    the walked list across spaces (``_walked_page``)."""
+    return post_list_page(user=user, offset=0, limit=limit)
 
 
 @dataclass

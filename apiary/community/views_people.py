@@ -138,7 +138,7 @@ def tag_follow_view(request: HttpRequest, slug: str) -> HttpResponse:
 @community_view
 def tag_view(request: HttpRequest, slug: str) -> HttpResponse:
     viewer = request.user
-    tag, _posts = selectors.tag_posts(user=viewer, slug=slug)
+    tag = selectors.tag_get(slug=slug)
     page = paginate(request, selectors.PostPages(user=viewer, tag=tag.slug))
     _view_event(request, f"t{tag.pk}", "tag.view", {"tag": tag.slug})
     return render(
