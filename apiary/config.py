@@ -37,6 +37,7 @@ class Config:
     email: dict
     base_url: str = ""
     care_auto_assign: bool = True
+    db_parallel: bool = True
     care_brand_handles: tuple[str, ...] = ()
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -175,6 +176,8 @@ def load(env: dict[str, str] | None = None) -> Config:
             "APIARY_BASE_URL is not set: links in e-mails and alert webhooks are relative."
         )
     care_auto_assign = _bool(env, "APIARY_CARE_AUTO_ASSIGN", True, errors)
+    # Independent reads of one request side by side in pool threads (core.db.read_parallel).
+    db_parallel = _bool(env, "APIARY_DB_PARALLEL", True, errors)
     # The brand's own accounts: a reply to one of them is a "reply to the brand" for inbox rules.
     # Comma-separated, optionally platform-qualified ("bluesky:northwind.bsky.social").
     care_brand_handles = tuple(
@@ -194,6 +197,7 @@ def load(env: dict[str, str] | None = None) -> Config:
         email=email,
         base_url=base_url,
         care_auto_assign=care_auto_assign,
+        db_parallel=db_parallel,
         care_brand_handles=care_brand_handles,
         errors=errors,
         warnings=warnings,

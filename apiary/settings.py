@@ -211,6 +211,7 @@ APIARY_WEBHOOK_TOLERANCE_SECONDS = 300
 APIARY_UPLOAD_DIR = VAR_DIR / "uploads"
 APIARY_BASE_URL = CONFIG.base_url
 APIARY_CARE_AUTO_ASSIGN = CONFIG.care_auto_assign
+APIARY_DB_PARALLEL = CONFIG.db_parallel  # core.db.read_parallel (community search)
 APIARY_CARE_BRAND_HANDLES = CONFIG.care_brand_handles
 
 # --- Cache ------------------------------------------------------------------------------------

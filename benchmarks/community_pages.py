@@ -168,6 +168,7 @@ def child_server(ids_json: str, runs: int, only: str) -> None:
     import django
 
     django.setup()
+    from django.conf import settings
     from django.db import connection
     from django.test import Client
 
@@ -184,16 +185,21 @@ def child_server(ids_json: str, runs: int, only: str) -> None:
     out: dict = {}
     pooled: dict[str, list[float]] = {}
     wanted = set(only.split(",")) if only else None
+    parallel = getattr(settings, "APIARY_DB_PARALLEL", True)
     for category, case, as_member, urls in _cases(ids):
         if wanted and category not in wanted:
             continue
         client = member_client if as_member else anon_client
         for url in urls[:3]:  # warm-up: templates, plan caches, the OS page cache
             client.get(url)
-        # Django clears the query log when a request starts: count through a wrapper instead
+        # Django clears the query log when a request starts: count through a wrapper instead,
+        # with every query in this thread (read_parallel's pool threads have connections of
+        # their own, which the wrapper would not see)
         queries: list[str] = []
+        settings.APIARY_DB_PARALLEL = False
         with connection.execute_wrapper(_Counter(queries)):
             response = client.get(urls[0])
+        settings.APIARY_DB_PARALLEL = parallel
         if response.status_code != 200:
             raise SystemExit(f"{category}.{case}: {urls[0]} answered {response.status_code}")
         times = []

@@ -6,10 +6,14 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from django.db import connection, transaction
+from django.conf import settings as django_settings
+from django.db import connection, connections, transaction
+from django.utils import translation
 
 logger = logging.getLogger(__name__)
 
@@ -167,3 +171,75 @@ def sqlite_writer():
         connection.ensure_connection()
         _sync_autocheckpoint(name)
     yield
+
+
+# --- parallel reads ---------------------------------------------------------------------------
+
+PARALLEL_THREADS = 2
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+_in_pool = threading.local()
+
+
+def _parallel_pool() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(PARALLEL_THREADS, thread_name_prefix="apiary-db")
+        return _pool
+
+
+def _parallel_possible() -> bool:
+    """Other threads read what this one reads: not inside a transaction (they would not see
+    its writes, nor a test's), not from a pool thread (no waiting on a full pool), not on an
+    in-memory SQLite database (each connection would open a database of its own)."""
+    if not getattr(django_settings, "APIARY_DB_PARALLEL", True):
+        return False
+    if connection.in_atomic_block or getattr(_in_pool, "active", False):
+        return False
+    return connection.vendor != "sqlite" or bool(_db_file())
+
+
+def _run_pooled(call: Callable, language: str | None):
+    _in_pool.active = True
+    try:
+        with translation.override(language):
+            return call()
+    finally:
+        _in_pool.active = False
+        # The pool thread's connection follows CONN_MAX_AGE like a request's; tests close it
+        # at once (PostgreSQL cannot drop a test database someone is still connected to).
+        for conn in connections.all(initialized_only=True):
+            if getattr(django_settings, "TESTING", False):
+                conn.close()
+            else:
+                conn.close_if_unusable_or_obsolete()
+
+
+def read_parallel(*calls: Callable) -> list:
+    """The results of ``calls``, read-only database work, in order: the first in this thread,
+    the others at once in pool threads with database connections of their own, when
+    ``_parallel_possible`` (else one after the other here).
+
+    Why: a search's independent queries (posts' and replies' full-text matches; ranks and
+    facets) each wait on the database; with two cores, running them side by side cuts the
+    page's wall time by the shorter ones. The pool threads see committed data only, so this
+    is for reads whose answer does not depend on the caller's uncommitted writes."""
+    if len(calls) < 2 or not _parallel_possible():
+        return [call() for call in calls]
+    language = translation.get_language()
+    pool = _parallel_pool()
+    futures = [pool.submit(_run_pooled, call, language) for call in calls[1:]]
+    try:
+        first = calls[0]()
+    finally:
+        rest = []
+        error = None
+        for future in futures:  # always wait: no pool work may outlive the request
+            try:
+                rest.append(future.result())
+            except BaseException as exc:  # re-raised below, after every call has finished
+                error = error or exc
+    if error is not None:
+        raise error
+    return [first, *rest]

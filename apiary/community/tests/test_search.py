@@ -583,3 +583,46 @@ def test_the_search_page_shows_hits_facets_and_errors(cafe):
     assert empty.status_code == 200 and 'id="search-results"' not in empty.content.decode()
     home = client.get("/community/").content.decode()
     assert 'action="/community/search/"' in home
+
+
+# --- side by side (core.db.read_parallel) -----------------------------------------------------
+
+
+def _answer(result) -> tuple:
+    return (
+        [(h.post.pk, h.comment.pk if h.comment else None, h.rank) for h in result.hits],
+        result.count,
+        {kind: [(f.key, f.count) for f in facets] for kind, facets in result.facets.items()},
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_searches_run_side_by_side_give_the_same_answers_and_keep_closed_content_closed(
+    cafe, settings
+):
+    # given committed posts and replies (pool threads read committed rows only), and the two
+    # sides of a search (posts, replies; then ranks and facets) run in pool threads
+    bob, ann = cafe["bob"], cafe["ann"]
+    queries = [
+        ("espresso", {}),
+        ("grinder", {}),
+        ("conical", {}),
+        ("xylograph", {}),
+        ("quokkaroast", {}),
+        ("espresso", {"sort": "newest"}),
+    ]
+    for user in (AnonymousUser(), bob, ann):
+        for q, kw in queries:
+            settings.APIARY_DB_PARALLEL = True
+            side_by_side = _answer(run(user, q, **kw))
+            settings.APIARY_DB_PARALLEL = False
+            # then the answer is the one of the same search run one query after the other
+            assert side_by_side == _answer(run(user, q, **kw)), (user, q)
+    settings.APIARY_DB_PARALLEL = True
+    # and the closed and secret words find nothing for outsiders, everything for a member
+    for outsider in (AnonymousUser(), bob):
+        assert run(outsider, "xylograph").count == 0
+        assert run(outsider, "quokkaroast").count == 0
+        assert "lounge" not in [f.key for f in run(outsider, "espresso").facets["space"]]
+    assert titles(run(ann, "xylograph")) == ["Lounge xylograph notes"]
+    assert titles(run(ann, "conical")) == ["Burr or blade?"]

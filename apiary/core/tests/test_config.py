@@ -114,3 +114,10 @@ def test_base_url_and_care_settings_are_parsed_and_checked():
 
     prod = config.load({"APIARY_DEBUG": "false", "APIARY_SECRET_KEY": "x" * 50})
     assert any("APIARY_BASE_URL" in w for w in prod.warnings)
+
+
+def test_parallel_reads_are_on_by_default_and_can_be_turned_off():
+    assert config.load({}).db_parallel is True
+    assert config.load({"APIARY_DB_PARALLEL": "off"}).db_parallel is False
+    bad = config.load({"APIARY_DB_PARALLEL": "sometimes"})
+    assert any("APIARY_DB_PARALLEL" in e for e in bad.errors)
