@@ -224,6 +224,8 @@ def plain(markdown_text: str) -> str:
 class Highlighter:
     words: frozenset[str]
     prefixes: tuple[str, ...]
+    # token → hit? A page's snippets repeat their words; stems are compared once per token.
+    _seen: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def for_query(cls, parsed: ParsedQuery | None) -> Highlighter:
@@ -239,10 +241,16 @@ class Highlighter:
         return cls(frozenset(words), tuple(prefixes))
 
     def hits(self, token: str) -> bool:
-        folded = core.fold(token)
-        if folded in self.words or any(folded.startswith(p) for p in self.prefixes):
-            return True
-        return any(same_stem(folded, w) for w in self.words if w[:2] == folded[:2])
+        found = self._seen.get(token)
+        if found is None:
+            folded = core.fold(token)
+            found = (
+                folded in self.words
+                or any(folded.startswith(p) for p in self.prefixes)
+                or any(same_stem(folded, w) for w in self.words if w[:2] == folded[:2])
+            )
+            self._seen[token] = found
+        return found
 
     def mark(self, text: str) -> SafeString:
         """``text`` escaped, with the query's words (any form of the same stem) in ``<mark>``."""
