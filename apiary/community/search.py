@@ -458,19 +458,25 @@ def _text_matches(words: ParsedQuery, *, ranked: bool) -> _Matches:
     """The newest ``SCAN_CAP`` posts and comments matching the words (ids only: cheap). With
     ``ranked``, on SQLite also the relevance of the newest ``RANK_WINDOW`` of each, from a
     second scan (bm25 costs ~10 µs a row: for the whole scan it would dominate the search);
-    PostgreSQL ranks the same newest ones later, from their vectors (``_pg_ranks``)."""
+    PostgreSQL ranks the same newest posts from their vectors (``_pg_ranks``), and the replies
+    later, those of the window only."""
     if connection.vendor == "postgresql":
         tsq = st.tsquery(words)
         with connection.cursor() as cur:
             cur.execute(PG_TOP_IDS, [tsq] * len(st.PG_CONFIGS))
             top_post, top_comment, *queries = cur.fetchone()
+
+        def post_side() -> tuple[list[int], dict[int, float]]:
+            ids = [row[0] for row in _pg_newest(PG_POSTS, top_post or 0, queries)]
+            # Ranked here, while the replies' side (usually the longer) is still looking: the
+            # newest RANK_WINDOW, those SQLite ranks too.
+            return ids, _pg_ranks(PG_POST_RANKS, words, ids[:RANK_WINDOW]) if ranked else {}
+
         # The two sides at once (read_parallel): each is a few queries waiting on the index.
-        posts, comments = read_parallel(
-            lambda: _pg_newest(PG_POSTS, top_post or 0, queries),
-            lambda: _pg_newest(PG_COMMENTS, top_comment or 0, queries),
+        (post_ids, post_ranks), comments = read_parallel(
+            post_side, lambda: _pg_newest(PG_COMMENTS, top_comment or 0, queries)
         )
-        post_ids = [row[0] for row in posts]
-        return _Matches(post_ids, [c for c, _p in comments], {}, {}, dict(comments))
+        return _Matches(post_ids, [c for c, _p in comments], post_ranks, {}, dict(comments))
     match = st.fts5_match(words, _sqlite_expansions(words))
 
     def side(sql: str, rank: str) -> tuple[list[int], dict[int, float]]:
@@ -839,15 +845,12 @@ def search(
     ids = [row[0] for row in window]
     window_comments = [c for pid in ids for c in via_comment.get(pid, ())]
     if matches is not None and sort == "relevance" and connection.vendor == "postgresql":
-        # The same rows SQLite ranks: among the newest RANK_WINDOW matches of each index;
-        # ranked while the facets are counted (read_parallel).
-        rankable = set(matches.post_ids[:RANK_WINDOW])
-        rank_posts = [i for i in ids if i in rankable]
+        # The same replies SQLite ranks: the window's among the newest RANK_WINDOW matches;
+        # ranked while the facets are counted (read_parallel). Posts came ranked.
         rankable = set(matches.comment_ids[:RANK_WINDOW])
         rank_comments = [c for c in window_comments if c in rankable]
-        facets, matches.post_ranks, matches.comment_ranks = read_parallel(
+        facets, matches.comment_ranks = read_parallel(
             lambda: _facets(params, window, ids),
-            lambda: _pg_ranks(PG_POST_RANKS, words, rank_posts),
             lambda: _pg_ranks(PG_COMMENT_RANKS, words, rank_comments),
         )
     else:
