@@ -361,6 +361,7 @@ PG_EMPTY_BUCKETS = 16  # no match among the newest 5,000 + 21 buckets of ids: al
 # words, and fetching one matching row from the heap (OS page cache).
 PG_BUCKET_SCAN_MS = 0.6
 PG_ROW_MS = 0.005
+PG_IO_CONCURRENCY = "128"  # effective_io_concurrency of the bucket queries' bitmap heap scans
 PG_STRATEGIES = ("buckets", "plain")
 _PG_STRATEGY_CACHE: dict[str, str] = {}
 PG_TOP_IDS = (
@@ -615,7 +616,17 @@ def _pg_buckets(
             sql, args = bucket_sql, [*params, list(range(low, high + 1)), ceiling, wanted]
             floor = low * PG_BUCKET - 1
         # A bitmap, never the planner's primary-key walk: the rate says the walk would be long.
-        with local_settings(savepoint=False, enable_indexscan="off"), connection.cursor() as cur:
+        # Its heap pages are read PG_IO_CONCURRENCY at a time (PostgreSQL 15's default is one
+        # by one): pages not in memory are scattered reads, and SSD/network storage serves
+        # many at once (measured, cold cache: a first search 250–470 → 145–290 ms).
+        with (
+            local_settings(
+                savepoint=False,
+                enable_indexscan="off",
+                effective_io_concurrency=PG_IO_CONCURRENCY,
+            ),
+            connection.cursor() as cur,
+        ):
             cur.execute(sql, args)
             found += cur.fetchall()
         looked_at, ceiling = looked_at + ceiling - floor, floor

@@ -95,6 +95,33 @@ def test_a_second_walk_when_the_rate_says_it_is_short(world, monkeypatch):
     assert walks.count(True) == 2
 
 
+def test_bucket_steps_read_their_heap_pages_several_at_a_time(world, monkeypatch):
+    # PostgreSQL 15 reads a bitmap heap scan's pages one by one unless told the storage
+    # serves several at once (effective_io_concurrency), for the bucket step only
+    _posts(world, [i % 3 == 0 for i in range(30)])
+    monkeypatch.setattr(search, "PG_WALK", 3)
+    monkeypatch.setattr(search, "PG_WALK_MORE", 0)
+    monkeypatch.setattr(search, "PG_BUCKET", 4)
+    monkeypatch.setattr(search, "SCAN_CAP", 5)
+    top_post, _top_comment, queries = _queries("cardamom")
+    statements = []
+
+    def spy(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(spy):
+        found = search._pg_newest(search.PG_POSTS, top_post, queries, "buckets")
+    assert found == _all_matches(search.PG_POSTS, queries)[:5]
+    setting = f"SET LOCAL effective_io_concurrency = {search.PG_IO_CONCURRENCY}"
+    selects = [i for i, sql in enumerate(statements) if sql.startswith("SELECT")]
+    settings = [i for i, sql in enumerate(statements) if sql == setting]
+    # the first walk runs without it (an index walk reads no bitmap); each later step with it
+    assert settings and selects[0] < settings[0]
+    later = [i for i in selects if i > settings[0]]
+    assert later and all(setting in statements[i - 2 : i] for i in later)
+
+
 def test_the_database_has_the_bucket_indexes():
     search._PG_STRATEGY_CACHE.clear()
     assert search._pg_strategy() == "buckets"  # btree_gin is in PostgreSQL's contrib
