@@ -222,7 +222,9 @@ def _walked_page(*, filters: dict, offset: int, limit: int) -> list[Post] | None
     while start < WALK_MAX:
         ids = list(walk[start : start + chunk])
         if ids:
-            found += visible.filter(in_ids('"community_post"."id"', ids))
+            # Only as many as the page still wants (same order as the walk): a chunk's other
+            # visible posts would be loaded as models for nothing (~180 of 200 on the home page).
+            found += visible.filter(in_ids('"community_post"."id"', ids))[: wanted - len(found)]
         if len(found) >= wanted or len(ids) < chunk:
             return found[offset:wanted]
         start, chunk = start + chunk, 2 * chunk
