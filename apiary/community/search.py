@@ -351,7 +351,7 @@ PG_COMMENTS = _PgSide("community_comment_search", "comment_id", ", post_id", _PU
 #      or no match has turned up in the newest ~350,000 ids, the rest is asked for at once.
 #    - ``plain`` (no btree_gin): the rest at once, from the plain GIN index.
 #    Tried and not kept (docs/ARCHITECTURE.md): a RUM index ordered by id, one partial index
-#    per configuration, 65,536-id buckets, a larger shared_buffers.
+#    per configuration, 65,536-id buckets.
 PG_WALK = 5_000
 PG_WALK_MORE = 40_000
 PG_BUCKET = 16_384  # = the index expression of migration 0009 (a test checks them)
