@@ -201,14 +201,17 @@ def _parallel_possible() -> bool:
 
 
 def _run_pooled(call: Callable, language: str | None):
+    # The pool thread's connection follows CONN_MAX_AGE like a request's (Django checks at a
+    # request's start and end); tests close it at once (PostgreSQL cannot drop a test database
+    # someone is still connected to).
+    for conn in connections.all(initialized_only=True):
+        conn.close_if_unusable_or_obsolete()
     _in_pool.active = True
     try:
         with translation.override(language):
             return call()
     finally:
         _in_pool.active = False
-        # The pool thread's connection follows CONN_MAX_AGE like a request's; tests close it
-        # at once (PostgreSQL cannot drop a test database someone is still connected to).
         for conn in connections.all(initialized_only=True):
             if getattr(django_settings, "TESTING", False):
                 conn.close()
