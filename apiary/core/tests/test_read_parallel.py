@@ -14,19 +14,20 @@ from apiary.core.db import read_parallel
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _where() -> tuple[str, int]:
-    """This thread's name and its database connection's identity, from a real query."""
+def _where() -> tuple[str, object]:
+    """This thread's name and its database connection (the driver's object, kept alive by the
+    caller so that no later connection can reuse its identity), from a real query."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
         assert cursor.fetchone()[0] == 1
-    return threading.current_thread().name, id(connection.connection)
+    return threading.current_thread().name, connection.connection
 
 
 def test_the_calls_run_in_pool_threads_with_connections_of_their_own():
     here, there, third = read_parallel(_where, _where, _where)
     assert here[0] == threading.current_thread().name
     assert there[0].startswith("apiary-db") and third[0].startswith("apiary-db")
-    assert here[1] != there[1] and here[1] != third[1]
+    assert here[1] is not there[1] and here[1] is not third[1] and there[1] is not third[1]
 
 
 def test_results_come_back_in_the_order_of_the_calls():
