@@ -185,7 +185,7 @@ def child_server(ids_json: str, runs: int, only: str) -> None:
     out: dict = {}
     pooled: dict[str, list[float]] = {}
     wanted = set(only.split(",")) if only else None
-    parallel = getattr(settings, "APIARY_DB_PARALLEL", True)
+    parallel = settings.APIARY_DB_PARALLEL
     for category, case, as_member, urls in _cases(ids):
         if wanted and category not in wanted:
             continue

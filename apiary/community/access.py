@@ -181,6 +181,11 @@ def is_member(user, space: Space | int) -> bool:
     return space_role(user, space) is not None
 
 
+def member_space_ids(user) -> set[int]:
+    """The spaces the user is an active member of (the request's membership cache)."""
+    return set(_space_ids(user))
+
+
 def is_banned(user, space: Space | int) -> bool:
     found = membership_state(user, space)
     return bool(found and found[1] == MembershipState.BANNED)

@@ -124,7 +124,7 @@ class _Signals:
     users: set
     spaces: set
     tags: set
-    member_of: object  # space id → bool (the request's membership cache, no query)
+    member_spaces: set  # active memberships (read once from the request's cache)
     read_spaces: dict  # space id → 0..1 share of recent reads (max = 1)
     read_tags: dict
     seen: set
@@ -138,7 +138,7 @@ def _normalised(counts: Counter) -> dict:
 def _signals(user, now) -> _Signals:
     """What the member follows and reads (three small indexed queries)."""
     if not access.is_authenticated(user):
-        return _Signals(set(), set(), set(), lambda _sid: False, {}, {}, set())
+        return _Signals(set(), set(), set(), set(), {}, {}, set())
     users, spaces, tags = set(), set(), set()
     for uid, sid, tid in Follow.objects.filter(follower_id=user.pk).values_list(
         "user_id", "space_id", "tag_id"
@@ -174,7 +174,7 @@ def _signals(user, now) -> _Signals:
         users=users,
         spaces=spaces,
         tags=tags,
-        member_of=lambda sid: access.is_member(user, sid),
+        member_spaces=access.member_space_ids(user),
         read_spaces=_normalised(read_spaces),
         read_tags=_normalised(read_tags),
         seen=seen,
@@ -281,7 +281,7 @@ def _score(row, tags: list[tuple[int, str]], sig: _Signals, now) -> tuple[float,
     if read:
         parts["read_tag"] = w["read_tag"] * read[-1][0]
         personal.append((parts["read_tag"], "read_tag", read[-1][1]))
-    if sig.member_of(space_id):
+    if space_id in sig.member_spaces:
         parts["member_space"] = w["member_space"]
         personal.append((parts["member_space"], "member_space", None))
     hours = max(0.0, (now - active).total_seconds() / 3600)
@@ -343,10 +343,6 @@ def feed_page(*, user, limit: int = DEFAULT_LIMIT, offset: int = 0, now=None) ->
             .values_list("post_id", "tag_id", "tag__slug", "tag__name")
         ):
             tags.setdefault(pid, []).append((tid, slug, name))
-    # Membership per space once (the request's cache sits behind the lazy user: ~10 µs a call,
-    # for every candidate).
-    member = {sid: bool(sig.member_of(sid)) for sid in {row[1] for row in rows.values()}}
-    sig.member_of = member.__getitem__
     scored = []
     for pk, row in rows.items():
         score, parts, best = _score(row, tags.get(pk, []), sig, now)

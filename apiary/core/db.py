@@ -7,7 +7,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -193,7 +193,7 @@ def _parallel_possible() -> bool:
     """Other threads read what this one reads: not inside a transaction (they would not see
     its writes, nor a test's), not from a pool thread (no waiting on a full pool), not on an
     in-memory SQLite database (each connection would open a database of its own)."""
-    if not getattr(django_settings, "APIARY_DB_PARALLEL", True):
+    if not django_settings.APIARY_DB_PARALLEL:
         return False
     if connection.in_atomic_block or getattr(_in_pool, "active", False):
         return False
@@ -213,7 +213,7 @@ def _run_pooled(call: Callable, language: str | None):
     finally:
         _in_pool.active = False
         for conn in connections.all(initialized_only=True):
-            if getattr(django_settings, "TESTING", False):
+            if django_settings.TESTING:
                 conn.close()
             else:
                 conn.close_if_unusable_or_obsolete()
@@ -236,13 +236,5 @@ def read_parallel(*calls: Callable) -> list:
     try:
         first = calls[0]()
     finally:
-        rest = []
-        error = None
-        for future in futures:  # always wait: no pool work may outlive the request
-            try:
-                rest.append(future.result())
-            except BaseException as exc:  # re-raised below, after every call has finished
-                error = error or exc
-    if error is not None:
-        raise error
-    return [first, *rest]
+        wait(futures)  # no pool work may outlive the call, whatever raised
+    return [first, *(future.result() for future in futures)]  # a call's error is raised here
